@@ -1,0 +1,191 @@
+"""Shared fixtures: a fresh database per test, the mock upstream over real HTTP, apps
+built on them (several apps over one database play several workers), and the service
+under gunicorn for end-to-end tests.
+
+Set ``TEST_MONGO_URL=mongodb://...`` to run everything against a real MongoDB (each
+test gets its own database, dropped afterwards).
+"""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+
+from mock_api.testing import MockUpstreamServer
+from ticketsvc import create_app
+from ticketsvc.clock import FakeClock, SystemClock
+from ticketsvc.config import Settings
+from ticketsvc.db import Database
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_MONGO_URL = os.environ.get("TEST_MONGO_URL", "")
+
+
+def real_mongo_required() -> pytest.MarkDecorator:
+    return pytest.mark.skipif(not TEST_MONGO_URL, reason="needs a real MongoDB: set TEST_MONGO_URL=mongodb://...")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def base_settings(**overrides) -> Settings:
+    """Settings independent of the host's environment; tests override what they exercise."""
+    values = dict(
+        auth_mode="off",
+        log_level="warning",
+        lock_ttl_s=60.0,
+        lock_heartbeat_s=15.0,
+        http_backoff_base_s=0.01,
+        http_backoff_max_s=0.05,
+        notify_backoff_base_s=0.0,
+        notify_backoff_max_s=0.0,
+        sync_interval_s=0.0,
+    )
+    if TEST_MONGO_URL:
+        values.update(mongo_url=TEST_MONGO_URL, mongo_db="ticketsvc_test_" + uuid.uuid4().hex[:12])
+    values.update(overrides)
+    return Settings.from_env({}, **values)
+
+
+@pytest.fixture
+def fake_clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def mock_upstream():
+    """The mock external API on a free localhost port (small data set, fast limit window)."""
+    server = MockUpstreamServer()
+    server.admin("POST", "/admin/reset", json={"seed": 7, "tickets": 800})
+    server.admin("POST", "/admin/config", json={
+        "rate_limit_calls": 1000, "rate_limit_window_s": 60,
+        "notify": {"latency_ms": [0, 0], "fail_first_attempts": 0, "outage_after_failures": 0},
+    })
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def settings(mock_upstream) -> Settings:
+    return base_settings(external_api_url=mock_upstream.url)
+
+
+@pytest.fixture
+def database(settings):
+    db = Database(settings)
+    yield db
+    if not settings.embedded:
+        db._client.drop_database(settings.mongo_db)
+    db.close()
+
+
+@pytest.fixture
+def make_app(database, settings):
+    """Build apps over the shared test database: each call is another "worker"."""
+    apps = []
+
+    def build(clock=None, **overrides):
+        app = create_app(settings.with_overrides(**overrides) if overrides else settings,
+                         database=database, clock=clock or SystemClock())
+        app.testing = True
+        apps.append(app)
+        return app
+
+    yield build
+    for app in apps:
+        app.extensions["ticketsvc"].stop()
+
+
+@pytest.fixture
+def app(make_app):
+    return make_app()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runtime(app):
+    return app.extensions["ticketsvc"]
+
+
+class GunicornService:
+    """The service as users run it: gunicorn with the project's own config."""
+
+    def __init__(self, env: dict[str, str]):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        full_env = {k: v for k, v in os.environ.items() if not k.startswith(("GUNICORN_", "PROMETHEUS_"))}
+        full_env.update(env)
+        full_env["GUNICORN_BIND"] = f"127.0.0.1:{self.port}"
+        full_env.setdefault("GUNICORN_GRACEFUL_TIMEOUT", "10")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
+            cwd=ROOT, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        self.output = ""
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError("gunicorn exited early:\n" + self.read_output())
+            try:
+                requests.get(self.url + "/health", timeout=1)
+                return
+            except requests.RequestException:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError("gunicorn did not answer /health within 30 s:\n" + self.output)
+
+    def read_output(self) -> str:
+        if self.process.stdout is not None and self.process.poll() is not None:
+            self.output += self.process.stdout.read()
+        return self.output
+
+    def stop(self, timeout: float = 20) -> int:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.read_output()
+        return self.process.returncode
+
+
+@pytest.fixture
+def gunicorn_service(mock_upstream):
+    """Start the service under gunicorn against the mock; call with env overrides."""
+    services = []
+
+    def start(**env):
+        values = {
+            "AUTH_MODE": "off",
+            "EXTERNAL_API_URL": mock_upstream.url,
+            "LOG_LEVEL": "info",
+            "SYNC_INTERVAL_S": "0",
+        }
+        if TEST_MONGO_URL:
+            values.update(MONGO_URL=TEST_MONGO_URL, MONGO_DB="ticketsvc_e2e_" + uuid.uuid4().hex[:12])
+        values.update({k: str(v) for k, v in env.items()})
+        service = GunicornService(values)
+        services.append(service)
+        return service
+
+    yield start
+    for service in services:
+        service.stop()

@@ -1,0 +1,4 @@
+"""ticketsvc: a multi-tenant support-ticket service."""
+from .app import create_app
+
+__all__ = ["create_app"]

@@ -1,0 +1,72 @@
+"""GET /health: is this instance able to do its job right now?"""
+from __future__ import annotations
+
+import time
+
+from flask import current_app
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields
+
+blp = Blueprint("health", __name__, description="Liveness and dependency health")
+
+
+class DependencySchema(Schema):
+    ok = fields.Boolean(required=True)
+    latency_ms = fields.Float(allow_none=True)
+    error = fields.String(allow_none=True)
+
+
+class HealthSchema(Schema):
+    status = fields.String(required=True, metadata={"description": "ok | degraded"})
+    engine = fields.String(required=True, metadata={"description": "embedded | mongodb"})
+    auth_mode = fields.String(required=True)
+    warnings = fields.List(fields.String())
+    dependencies = fields.Dict(keys=fields.String(), values=fields.Nested(DependencySchema))
+    scheduler = fields.String()
+    notifications = fields.Dict(keys=fields.String(), values=fields.Integer())
+
+
+def _probe_mongodb(runtime) -> dict:
+    try:
+        return {"ok": True, "latency_ms": round(runtime.db.ping(), 2), "error": None}
+    except Exception as exc:  # any failure means the dependency is down for our purposes
+        return {"ok": False, "latency_ms": None, "error": type(exc).__name__}
+
+
+def _probe_external(runtime) -> dict:
+    # /health of the upstream, never an /external/* call: that would spend the rate budget.
+    started = time.perf_counter()
+    try:
+        response = runtime.http.get(runtime.settings.external_api_url + "/health",
+                                    timeout=runtime.settings.health_timeout_s)
+        latency = round((time.perf_counter() - started) * 1000.0, 2)
+        if response.status_code != 200:
+            return {"ok": False, "latency_ms": latency, "error": f"HTTP {response.status_code}"}
+        return {"ok": True, "latency_ms": latency, "error": None}
+    except Exception as exc:
+        return {"ok": False, "latency_ms": None, "error": type(exc).__name__}
+
+
+@blp.route("/health")
+class Health(MethodView):
+    @blp.response(200, HealthSchema)
+    @blp.alt_response(503, schema=HealthSchema, description="A dependency is down")
+    def get(self):
+        """Probe MongoDB and the external API; 503 when either fails."""
+        runtime = current_app.extensions["ticketsvc"]
+        deps = {"mongodb": _probe_mongodb(runtime), "external_api": _probe_external(runtime)}
+        healthy = all(d["ok"] for d in deps.values())
+        warnings = []
+        if runtime.settings.auth_mode == "off":
+            warnings.append("AUTH_MODE=off: every endpoint is open to anyone who can reach it")
+        body = {
+            "status": "ok" if healthy else "degraded",
+            "engine": runtime.settings.engine,
+            "auth_mode": runtime.settings.auth_mode,
+            "warnings": warnings,
+            "dependencies": deps,
+            "scheduler": runtime.scheduler_state(),
+            "notifications": runtime.notification_counts() if deps["mongodb"]["ok"] else {},
+        }
+        return body, (200 if healthy else 503)

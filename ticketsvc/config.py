@@ -1,0 +1,235 @@
+"""Settings: every knob of the service, read once from the environment and validated.
+
+An invalid value stops start-up with a ``ConfigError`` naming the variable, so a typo in a
+deployment fails loudly instead of running with a surprising default.
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, fields, replace
+from typing import Any, Callable, Mapping
+
+TENANT_ID_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
+_TENANT_RE = re.compile(TENANT_ID_PATTERN)
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing or invalid; the message names the variable."""
+
+
+def _int(minimum: int | None = None, maximum: int | None = None) -> Callable[[str, str], int]:
+    def parse(name: str, raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ConfigError(f"{name}={raw!r} is not an integer") from None
+        if minimum is not None and value < minimum:
+            raise ConfigError(f"{name}={value} must be >= {minimum}")
+        if maximum is not None and value > maximum:
+            raise ConfigError(f"{name}={value} must be <= {maximum}")
+        return value
+
+    return parse
+
+
+def _float(minimum: float | None = None, exclusive_min: bool = False) -> Callable[[str, str], float]:
+    def parse(name: str, raw: str) -> float:
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ConfigError(f"{name}={raw!r} is not a number") from None
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ConfigError(f"{name}={raw!r} is not a finite number")
+        if minimum is not None and (value <= minimum if exclusive_min else value < minimum):
+            op = ">" if exclusive_min else ">="
+            raise ConfigError(f"{name}={value} must be {op} {minimum}")
+        return value
+
+    return parse
+
+
+def _choice(*choices: str) -> Callable[[str, str], str]:
+    def parse(name: str, raw: str) -> str:
+        value = raw.strip().lower()
+        if value not in choices:
+            raise ConfigError(f"{name}={raw!r} must be one of {', '.join(choices)}")
+        return value
+
+    return parse
+
+
+def _str(name: str, raw: str) -> str:
+    return raw.strip()
+
+
+def _optional_str(name: str, raw: str) -> str | None:
+    return raw.strip() or None
+
+
+def _url(name: str, raw: str) -> str:
+    value = raw.strip().rstrip("/")
+    if not re.match(r"^https?://[^/\s]+", value):
+        raise ConfigError(f"{name}={raw!r} must be an http(s) URL")
+    return value
+
+
+def _mongo_url(name: str, raw: str) -> str:
+    value = raw.strip()
+    if not (value.startswith("mongomock://") or value.startswith(("mongodb://", "mongodb+srv://"))):
+        raise ConfigError(f"{name}={raw!r} must start with mongomock://, mongodb:// or mongodb+srv://")
+    return value
+
+
+def _db_name(name: str, raw: str) -> str:
+    value = raw.strip()
+    if not re.match(r"^[A-Za-z0-9_-]{1,63}$", value):
+        raise ConfigError(f"{name}={raw!r} is not a valid database name")
+    return value
+
+
+# (attribute, environment variable, default, parser)
+_SPEC: tuple[tuple[str, str, str, Callable[[str, str], Any]], ...] = (
+    ("mongo_url", "MONGO_URL", "mongomock://", _mongo_url),
+    ("mongo_db", "MONGO_DB", "ticketsvc", _db_name),
+    ("mongo_pool_size", "MONGO_POOL_SIZE", "50", _int(1, 1000)),
+    ("mongo_server_selection_timeout_ms", "MONGO_SERVER_SELECTION_TIMEOUT_MS", "3000", _int(100)),
+    ("mongo_connect_timeout_ms", "MONGO_CONNECT_TIMEOUT_MS", "3000", _int(100)),
+    ("mongo_socket_timeout_ms", "MONGO_SOCKET_TIMEOUT_MS", "10000", _int(100)),
+    ("external_api_url", "EXTERNAL_API_URL", "http://127.0.0.1:9000", _url),
+    ("external_page_size", "EXTERNAL_PAGE_SIZE", "100", _int(1, 100)),
+    ("rate_limit_calls", "RATE_LIMIT_CALLS", "60", _int(1)),
+    ("rate_limit_window_s", "RATE_LIMIT_WINDOW_S", "60", _float(0, exclusive_min=True)),
+    ("lock_ttl_s", "LOCK_TTL_S", "60", _float(0, exclusive_min=True)),
+    ("lock_heartbeat_s", "LOCK_HEARTBEAT_S", "15", _float(0, exclusive_min=True)),
+    ("cb_window", "CB_WINDOW", "10", _int(1, 1000)),
+    ("cb_failure_threshold", "CB_FAILURE_THRESHOLD", "5", _int(1, 1000)),
+    ("cb_open_s", "CB_OPEN_S", "30", _float(0, exclusive_min=True)),
+    ("notify_max_attempts", "NOTIFY_MAX_ATTEMPTS", "10", _int(1, 1000)),
+    ("notify_backoff_base_s", "NOTIFY_BACKOFF_BASE_S", "1", _float(0)),
+    ("notify_backoff_max_s", "NOTIFY_BACKOFF_MAX_S", "60", _float(0)),
+    ("notify_timeout_s", "NOTIFY_TIMEOUT_S", "2", _float(0, exclusive_min=True)),
+    ("notify_concurrency", "NOTIFY_CONCURRENCY", "8", _int(1, 64)),
+    ("notify_batch_size", "NOTIFY_BATCH_SIZE", "32", _int(1, 1000)),
+    ("notify_poll_s", "NOTIFY_POLL_S", "1", _float(0, exclusive_min=True)),
+    ("notify_lease_s", "NOTIFY_LEASE_S", "30", _float(0, exclusive_min=True)),
+    ("ingest_workers", "INGEST_WORKERS", "4", _int(1, 64)),
+    ("sync_interval_s", "SYNC_INTERVAL_S", "900", _float(0)),
+    ("reaper_interval_s", "REAPER_INTERVAL_S", "15", _float(0, exclusive_min=True)),
+    ("http_connect_timeout_s", "HTTP_CONNECT_TIMEOUT_S", "3", _float(0, exclusive_min=True)),
+    ("http_read_timeout_s", "HTTP_READ_TIMEOUT_S", "10", _float(0, exclusive_min=True)),
+    ("http_max_attempts", "HTTP_MAX_ATTEMPTS", "5", _int(1, 20)),
+    ("http_backoff_base_s", "HTTP_BACKOFF_BASE_S", "0.5", _float(0)),
+    ("http_backoff_max_s", "HTTP_BACKOFF_MAX_S", "8", _float(0)),
+    ("health_timeout_s", "HEALTH_TIMEOUT_S", "2", _float(0, exclusive_min=True)),
+    ("auth_mode", "AUTH_MODE", "keys", _choice("keys", "off")),
+    ("admin_api_key", "ADMIN_API_KEY", "", _optional_str),
+    ("classifier_rules_path", "CLASSIFIER_RULES_PATH", "", _optional_str),
+    ("max_request_bytes", "MAX_REQUEST_BYTES", "65536", _int(1024)),
+    ("log_level", "LOG_LEVEL", "INFO", _choice("debug", "info", "warning", "error")),
+    ("metrics_tenant_labels", "METRICS_TENANT_LABELS", "", _str),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    mongo_url: str
+    mongo_db: str
+    mongo_pool_size: int
+    mongo_server_selection_timeout_ms: int
+    mongo_connect_timeout_ms: int
+    mongo_socket_timeout_ms: int
+    external_api_url: str
+    external_page_size: int
+    rate_limit_calls: int
+    rate_limit_window_s: float
+    lock_ttl_s: float
+    lock_heartbeat_s: float
+    cb_window: int
+    cb_failure_threshold: int
+    cb_open_s: float
+    notify_max_attempts: int
+    notify_backoff_base_s: float
+    notify_backoff_max_s: float
+    notify_timeout_s: float
+    notify_concurrency: int
+    notify_batch_size: int
+    notify_poll_s: float
+    notify_lease_s: float
+    ingest_workers: int
+    sync_interval_s: float
+    reaper_interval_s: float
+    http_connect_timeout_s: float
+    http_read_timeout_s: float
+    http_max_attempts: int
+    http_backoff_base_s: float
+    http_backoff_max_s: float
+    health_timeout_s: float
+    auth_mode: str
+    admin_api_key: str | None
+    classifier_rules_path: str | None
+    max_request_bytes: int
+    log_level: str
+    metrics_tenant_labels: str
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
+        """Read every variable (default when unset), validate, then apply ``overrides`` (tests)."""
+        environ = os.environ if environ is None else environ
+        values = {}
+        for attr, var, default, parse in _SPEC:
+            raw = environ.get(var)
+            values[attr] = parse(var, default if raw is None or raw == "" else raw)
+        settings = cls(**values)
+        if overrides:
+            settings = replace(settings, **overrides)
+        settings.validate()
+        return settings
+
+    def with_overrides(self, **overrides: Any) -> "Settings":
+        settings = replace(self, **overrides)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        """Cross-field rules that single-variable parsing cannot see."""
+        if self.lock_heartbeat_s >= self.lock_ttl_s:
+            raise ConfigError(
+                f"LOCK_HEARTBEAT_S={self.lock_heartbeat_s} must be shorter than LOCK_TTL_S={self.lock_ttl_s}"
+            )
+        if self.cb_failure_threshold > self.cb_window:
+            raise ConfigError(
+                f"CB_FAILURE_THRESHOLD={self.cb_failure_threshold} cannot exceed CB_WINDOW={self.cb_window}"
+            )
+        if self.notify_backoff_max_s < self.notify_backoff_base_s:
+            raise ConfigError("NOTIFY_BACKOFF_MAX_S must be >= NOTIFY_BACKOFF_BASE_S")
+        if self.http_backoff_max_s < self.http_backoff_base_s:
+            raise ConfigError("HTTP_BACKOFF_MAX_S must be >= HTTP_BACKOFF_BASE_S")
+        for tenant in self.metrics_tenants:
+            if not _TENANT_RE.match(tenant):
+                raise ConfigError(f"METRICS_TENANT_LABELS has an invalid tenant id {tenant!r}")
+
+    @property
+    def embedded(self) -> bool:
+        return self.mongo_url.startswith("mongomock://")
+
+    @property
+    def engine(self) -> str:
+        return "embedded" if self.embedded else "mongodb"
+
+    @property
+    def http_timeout(self) -> tuple[float, float]:
+        return (self.http_connect_timeout_s, self.http_read_timeout_s)
+
+    @property
+    def metrics_tenants(self) -> frozenset[str]:
+        """Tenants allowed as a metrics label value; others are reported as ``other``."""
+        return frozenset(t.strip() for t in self.metrics_tenant_labels.split(",") if t.strip())
+
+    def describe(self) -> dict[str, Any]:
+        """The settings as a dict safe to log: secrets masked."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        if out["admin_api_key"]:
+            out["admin_api_key"] = "***"
+        out["mongo_url"] = re.sub(r"//[^@/]*@", "//***@", out["mongo_url"])
+        return out

@@ -1,0 +1,101 @@
+"""The process's handles and background services, built once per process.
+
+A ``Runtime`` owns what may live in process memory: the MongoDB client, the HTTP
+session, the ingestion thread pool and the scheduler. Everything shared between
+processes lives in MongoDB and is reached through the components it wires here.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Callable
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from .clock import Clock, SystemClock
+from .config import Settings
+from .db import Database
+from .classification import load_classifier
+from .http import build_session
+from .ingestion.jobs import IngestionService
+from .ingestion.ratelimit import SlidingWindowLimiter
+from .ingestion.upstream import UpstreamClient
+from .notifications.outbox import NotificationOutbox
+
+log = logging.getLogger(__name__)
+
+
+class Runtime:
+    def __init__(self, settings: Settings, *, database: Database | None = None, clock: Clock | None = None):
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        self.owns_database = database is None
+        self.db = database or Database(settings)
+        self.http = build_session(pool_size=max(8, settings.ingest_workers + settings.notify_concurrency + 4))
+        self.classifier = load_classifier(settings.classifier_rules_path)
+        self.outbox = NotificationOutbox(self.db)
+        self.limiter = SlidingWindowLimiter(
+            self.db.rate_limits, self.clock, name="external_api",
+            calls=settings.rate_limit_calls, window_s=settings.rate_limit_window_s,
+            in_flight_s=settings.http_connect_timeout_s + settings.http_read_timeout_s,
+        )
+        self.upstream = UpstreamClient(settings, self.http, self.limiter)
+        self.ingestion = IngestionService(settings, self.db, self.clock, self.upstream, self.classifier, self.outbox)
+        self.scheduler: BackgroundScheduler | None = None
+        self._stop_hooks: list[Callable[[], None]] = []
+        self._background_lock = threading.Lock()
+        self.shutdown_timeout_s = 20.0
+
+    # -- background services ---------------------------------------------------------
+    def start_background(self) -> None:
+        """Start this process's scheduler and its periodic jobs (call after fork)."""
+        with self._background_lock:
+            if self.scheduler is not None:
+                return
+            scheduler = BackgroundScheduler(
+                timezone="UTC",
+                job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30},
+            )
+            for job_id, func, seconds in self.periodic_jobs():
+                scheduler.add_job(func, "interval", seconds=seconds, id=job_id, name=job_id)
+            scheduler.start()
+            self.scheduler = scheduler
+            log.info("background services started jobs=%s", [j.id for j in scheduler.get_jobs()])
+
+    def periodic_jobs(self) -> list[tuple[str, Callable[[], None], float]]:
+        """(id, function, interval seconds) of every periodic job this process runs."""
+        jobs = [("ingestion-reaper", self.ingestion.reap, self.settings.reaper_interval_s)]
+        if self.settings.sync_interval_s > 0:
+            jobs.append(("tenant-sync", self.ingestion.sync_due_tenants, min(self.settings.sync_interval_s, 30.0)))
+        return jobs
+
+    def scheduler_state(self) -> str:
+        if self.scheduler is None:
+            return "stopped"
+        return "running" if self.scheduler.running else "stopped"
+
+    def notification_counts(self) -> dict[str, int]:
+        """Outbox depth for /health: pending and dead alerts."""
+        counts = self.outbox.counts()
+        return {"pending": counts["pending"], "dead": counts["dead"]}
+
+    def on_stop(self, hook: Callable[[], None]) -> None:
+        self._stop_hooks.append(hook)
+
+    def stop(self) -> None:
+        """Stop background work cleanly, then release process handles. Idempotent."""
+        with self._background_lock:
+            scheduler, self.scheduler = self.scheduler, None
+        if scheduler is not None:
+            scheduler.shutdown(wait=True)
+        self.ingestion.shutdown(timeout=self.shutdown_timeout_s)
+        for hook in reversed(self._stop_hooks):
+            try:
+                hook()
+            except Exception:  # one failing hook must not keep the others from running
+                log.exception("stop hook failed")
+        self._stop_hooks.clear()
+        self.http.close()
+        if self.owns_database:
+            self.db.close()
+        log.info("runtime stopped")
