@@ -1,0 +1,165 @@
+"""Ingestion endpoints: start a run, watch it, cancel it, read the audit trail."""
+from __future__ import annotations
+
+from flask import current_app
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from .schemas import PageSchema, TenantPageQuerySchema, TenantQuerySchema, Timestamp
+
+blp = Blueprint("ingest", __name__, url_prefix="/ingest", description="Ingestion runs")
+
+JOB_ID = validate.Regexp(r"^[A-Za-z0-9_-]{1,64}$", error="must be a job id")
+
+
+def _service():
+    return current_app.extensions["ticketsvc"].ingestion
+
+
+class CountsSchema(Schema):
+    fetched = fields.Integer()
+    new = fields.Integer()
+    updated = fields.Integer()
+    unchanged = fields.Integer()
+    deleted = fields.Integer()
+    restored = fields.Integer()
+    foreign_tenant = fields.Integer()
+    invalid = fields.Integer()
+    notifications_queued = fields.Integer()
+
+
+class HttpFiguresSchema(Schema):
+    calls = fields.Integer()
+    retries = fields.Integer()
+    rate_limited = fields.Integer()
+    waited_s = fields.Float()
+
+
+class JobSchema(Schema):
+    """An ingestion run: the job and its audit record in one."""
+
+    job_id = fields.String(required=True)
+    tenant_id = fields.String(required=True)
+    trigger = fields.String(metadata={"description": "api | schedule | cli"})
+    status = fields.String(required=True, metadata={
+        "description": "running | completed | failed | cancelled | abandoned"})
+    cancel_requested = fields.Boolean()
+    progress = fields.Integer(metadata={"description": "0-100"})
+    total_pages = fields.Integer(allow_none=True)
+    processed_pages = fields.Integer()
+    counts = fields.Nested(CountsSchema)
+    http = fields.Nested(HttpFiguresSchema)
+    started_at = Timestamp(allow_none=True)
+    heartbeat_at = Timestamp(allow_none=True)
+    ended_at = Timestamp(allow_none=True)
+    duration_s = fields.Float(allow_none=True)
+    error = fields.String(allow_none=True)
+
+
+def job_view(record: dict | None) -> dict | None:
+    """A record as the API shows it, with ``progress`` derived from the page counts."""
+    if record is None:
+        return None
+    view = dict(record)
+    total, done = record.get("total_pages"), record.get("processed_pages") or 0
+    if record.get("status") == "completed":
+        progress = 100
+    elif total:
+        progress = min(99, int(done * 100 / total))
+    else:
+        progress = 0
+    view["progress"] = progress
+    return view
+
+
+class StartedSchema(Schema):
+    job_id = fields.String(required=True)
+    tenant_id = fields.String(required=True)
+    status = fields.String(required=True)
+
+
+class ConflictSchema(Schema):
+    code = fields.Integer()
+    status = fields.String()
+    message = fields.String()
+    job_id = fields.String(metadata={"description": "the job holding the tenant's lock"})
+    tenant_id = fields.String()
+
+
+class StatusSchema(Schema):
+    tenant_id = fields.String(required=True)
+    running = fields.Boolean(required=True)
+    job = fields.Nested(JobSchema, allow_none=True)
+
+
+class JobPathSchema(Schema):
+    job_id = fields.String(required=True, validate=JOB_ID)
+
+
+class CancelSchema(Schema):
+    job_id = fields.String(required=True)
+    status = fields.String(required=True)
+
+
+class LogsSchema(PageSchema):
+    logs = fields.List(fields.Nested(JobSchema), required=True)
+
+
+@blp.route("/run")
+class Run(MethodView):
+    @blp.arguments(TenantQuerySchema, location="query")
+    @blp.response(202, StartedSchema)
+    @blp.alt_response(409, schema=ConflictSchema, description="A job holds the tenant's lock")
+    @blp.alt_response(503, description="This worker's ingestion pool is full")
+    def post(self, args):
+        """Start ingesting a tenant's tickets; 409 with the running job's id if one runs."""
+        record = _service().start(args["tenant_id"], trigger="api")
+        return {"job_id": record["job_id"], "tenant_id": record["tenant_id"], "status": record["status"]}
+
+
+@blp.route("/status")
+class Status(MethodView):
+    @blp.arguments(TenantQuerySchema, location="query")
+    @blp.response(200, StatusSchema)
+    def get(self, args):
+        """Is a job running for the tenant? The running job, or the last one."""
+        status = _service().status(args["tenant_id"])
+        status["job"] = job_view(status["job"])
+        return status
+
+
+@blp.route("/progress/<job_id>")
+class Progress(MethodView):
+    @blp.arguments(JobPathSchema, location="path", as_kwargs=True)
+    @blp.response(200, JobSchema)
+    def get(self, job_id):
+        """A job's status and progress (0-100); 404 if unknown."""
+        return job_view(_service().get(job_id))
+
+
+@blp.route("/<job_id>")
+class Cancel(MethodView):
+    @blp.arguments(JobPathSchema, location="path", as_kwargs=True)
+    @blp.response(202, CancelSchema)
+    @blp.alt_response(404, description="Unknown job")
+    @blp.alt_response(409, description="The job already ended")
+    def delete(self, job_id):
+        """Ask a running job to stop; it keeps what it stored and ends ``cancelled``."""
+        return _service().cancel(job_id)
+
+
+class LogsQuerySchema(TenantPageQuerySchema):
+    pass
+
+
+@blp.route("/logs")
+class Logs(MethodView):
+    @blp.arguments(LogsQuerySchema, location="query")
+    @blp.response(200, LogsSchema)
+    def get(self, args):
+        """The tenant's ingestion runs (audit records), newest first."""
+        rows, total = _service().logs(args["tenant_id"], args["page"], args["page_size"])
+        return {"logs": [job_view(r) for r in rows], "page": args["page"],
+                "page_size": args["page_size"], "total": total}
+

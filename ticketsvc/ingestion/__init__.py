@@ -1,0 +1,1 @@
+"""Ingestion: pull a tenant's tickets from the upstream and keep the local copy faithful."""

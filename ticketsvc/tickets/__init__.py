@@ -1,0 +1,1 @@
+"""The stored tickets: a tenant-scoped repository and the read API's queries."""

@@ -1,0 +1,90 @@
+"""TicketRepository: the one door to a tenant's tickets and their history.
+
+It is built for one tenant and adds ``tenant_id`` to every filter it runs, so a query that
+crosses tenants cannot be written by accident through it. Code outside this module does
+not touch ``tickets`` or ``ticket_history`` directly.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any, Iterable, Mapping
+
+from pymongo import UpdateMany, UpdateOne
+
+from ..config import TENANT_ID_PATTERN
+from ..db import Database
+
+_TENANT_RE = re.compile(TENANT_ID_PATTERN)
+
+
+class TicketRepository:
+    def __init__(self, db: Database, tenant_id: str):
+        if not isinstance(tenant_id, str) or not _TENANT_RE.match(tenant_id):
+            raise ValueError(f"invalid tenant id {tenant_id!r}")
+        self.db = db
+        self.tenant_id = tenant_id
+
+    # -- scoping ----------------------------------------------------------------------
+    def scoped(self, criteria: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """``criteria`` restricted to this tenant; a criteria naming another tenant is refused."""
+        criteria = dict(criteria or {})
+        if "tenant_id" in criteria and criteria["tenant_id"] != self.tenant_id:
+            raise ValueError("a tenant-scoped query cannot name another tenant")
+        criteria["tenant_id"] = self.tenant_id
+        return criteria
+
+    def live(self, criteria: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Scoped to this tenant and excluding soft-deleted tickets."""
+        criteria = self.scoped(criteria)
+        criteria["deleted_at"] = None
+        return criteria
+
+    # -- the write side (ingestion) ---------------------------------------------------
+    def stored_versions(self, external_ids: Iterable[str]) -> dict[str, dict]:
+        """The stored tickets among ``external_ids`` (one query), by external id."""
+        ids = list(external_ids)
+        if not ids:
+            return {}
+        cursor = self.db.tickets.find(self.scoped({"external_id": {"$in": ids}}), {"_id": 0})
+        return {doc["external_id"]: doc for doc in cursor}
+
+    def upsert_op(self, external_id: str, set_fields: dict, unset_fields: Iterable[str] = ()) -> UpdateOne:
+        update: dict[str, Any] = {"$set": set_fields}
+        unset = {name: "" for name in unset_fields}
+        if unset:
+            update["$unset"] = unset
+        return UpdateOne(self.scoped({"external_id": external_id}), update, upsert=True)
+
+    def mark_seen_op(self, external_ids: list[str], seen_at, job_id: str) -> UpdateMany:
+        return UpdateMany(self.scoped({"external_id": {"$in": external_ids}}),
+                          {"$set": {"synced_at": seen_at, "last_seen_job": job_id}})
+
+    def write_tickets(self, operations: list) -> None:
+        if operations:
+            self.db.tickets.bulk_write(operations, ordered=False)
+
+    def record_history(self, entries: list[dict]) -> None:
+        """Insert history entries idempotently: each carries a deterministic ``_id``."""
+        if not entries:
+            return
+        ops = []
+        for entry in entries:
+            entry = dict(entry, tenant_id=self.tenant_id)
+            ops.append(UpdateOne({"_id": entry["_id"]}, {"$setOnInsert": entry}, upsert=True))
+        self.db.ticket_history.bulk_write(ops, ordered=False)
+
+    def unseen_by(self, job_id: str, limit: int) -> list[str]:
+        """External ids of live tickets the run ``job_id`` did not see."""
+        cursor = self.db.tickets.find(self.live({"last_seen_job": {"$ne": job_id}}),
+                                      {"external_id": 1, "_id": 0}).limit(limit)
+        return [doc["external_id"] for doc in cursor]
+
+    def soft_delete(self, external_ids: list[str], deleted_at) -> list[str]:
+        """Mark live tickets deleted; returns the ids that were live (and are now deleted)."""
+        if not external_ids:
+            return []
+        live = [d["external_id"] for d in self.db.tickets.find(
+            self.live({"external_id": {"$in": external_ids}}), {"external_id": 1, "_id": 0})]
+        if live:
+            self.db.tickets.update_many(self.live({"external_id": {"$in": live}}), {"$set": {"deleted_at": deleted_at}})
+        return live
