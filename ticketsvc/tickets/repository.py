@@ -3,18 +3,31 @@
 It is built for one tenant and adds ``tenant_id`` to every filter it runs, so a query that
 crosses tenants cannot be written by accident through it. Code outside this module does
 not touch ``tickets`` or ``ticket_history`` directly.
+
+The read side returns stored documents minus storage internals (``_id``,
+``last_seen_job``); shaping them for the API is the HTTP layer's job.
 """
 from __future__ import annotations
 
 import re
 from typing import Any, Iterable, Mapping
 
-from pymongo import UpdateMany, UpdateOne
+from pymongo import ASCENDING, DESCENDING, UpdateMany, UpdateOne
 
 from ..config import TENANT_ID_PATTERN
 from ..db import Database
+from .queries import Page, PageRequest, TicketFilters
 
 _TENANT_RE = re.compile(TENANT_ID_PATTERN)
+
+# Newest first; the external id breaks ties so that offset pages are a stable partition
+# (same created_at on a page boundary would otherwise repeat or skip a ticket). The
+# tickets indexes end in these keys, so the sort is read off the index, not done in memory.
+TICKET_ORDER = [("created_at", DESCENDING), ("external_id", ASCENDING)]
+# Entries written by one sync share recorded_at; their deterministic _id orders them.
+HISTORY_ORDER = [("recorded_at", DESCENDING), ("_id", DESCENDING)]
+_TICKET_VIEW = {"_id": 0, "last_seen_job": 0}
+_HISTORY_VIEW = {"_id": 0, "tenant_id": 0}
 
 
 class TicketRepository:
@@ -88,3 +101,48 @@ class TicketRepository:
         if live:
             self.db.tickets.update_many(self.live({"external_id": {"$in": live}}), {"$set": {"deleted_at": deleted_at}})
         return live
+
+    # -- the read side (API) ----------------------------------------------------------
+    def list_live(self, filters: TicketFilters | None = None, page: PageRequest | None = None) -> Page:
+        """This tenant's live (not soft-deleted) tickets matching ``filters``, in
+        ``TICKET_ORDER``; ``total`` counts every match across pages. Count and page are two
+        reads, so a concurrent ingestion may make them differ by what it wrote in between."""
+        criteria = self.live((filters or TicketFilters()).criteria())
+        return self._page(self.db.tickets, criteria, TICKET_ORDER, _TICKET_VIEW, page or PageRequest())
+
+    def list_urgent(self, page: PageRequest | None = None) -> Page:
+        """Live high-urgency tickets, newest first."""
+        return self.list_live(TicketFilters(urgency="high"), page)
+
+    def get_live(self, external_id: str) -> dict | None:
+        """The live ticket with this external id, or None: absent and soft-deleted look the
+        same, so a caller cannot tell another tenant's id from a deleted one."""
+        return self.db.tickets.find_one(self.live({"external_id": _plain_id(external_id)}), _TICKET_VIEW)
+
+    def history(self, external_id: str, page: PageRequest | None = None) -> Page | None:
+        """One ticket's history entries, newest first; None only if this tenant never had
+        the ticket. A soft-deleted ticket's history is served: its newest entry says why."""
+        external_id = _plain_id(external_id)
+        result = self._page(self.db.ticket_history, self.scoped({"ticket_id": external_id}),
+                            HISTORY_ORDER, _HISTORY_VIEW, page or PageRequest())
+        if result.total == 0 and self.db.tickets.find_one(
+                self.scoped({"external_id": external_id}), {"_id": 1}) is None:
+            return None
+        return result
+
+    def _page(self, collection: Any, criteria: dict[str, Any], order: list, projection: dict,
+              request: PageRequest) -> Page:
+        criteria = self.scoped(criteria)  # callers scope already; a page is never cross-tenant
+        total = collection.count_documents(criteria)
+        items: list[dict] = []
+        if request.skip < total:
+            cursor = collection.find(criteria, projection).sort(order).skip(request.skip).limit(request.page_size)
+            items = list(cursor)
+        return Page(items=items, total=total, request=request)
+
+
+def _plain_id(external_id: Any) -> str:
+    # Anything but a string (a dict especially) would be read as a query operator.
+    if not isinstance(external_id, str):
+        raise ValueError(f"external id must be a string, got {type(external_id).__name__}")
+    return external_id
