@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from mock_api.config import MockConfig, NotifyConfig
 from mock_api.testing import MockUpstreamServer
 from ticketsvc import create_app
 from ticketsvc.clock import FakeClock, SystemClock
@@ -50,11 +51,23 @@ def base_settings(**overrides) -> Settings:
         notify_backoff_base_s=0.0,
         notify_backoff_max_s=0.0,
         sync_interval_s=0.0,
+        rate_limit_calls=300,  # the mock fixture allows 1000 a minute; limit tests set their own
     )
     if TEST_MONGO_URL:
         values.update(mongo_url=TEST_MONGO_URL, mongo_db="ticketsvc_test_" + uuid.uuid4().hex[:12])
     values.update(overrides)
     return Settings.from_env({}, **values)
+
+
+def mock_config(**overrides) -> MockConfig:
+    """A small, fast upstream: 800 tickets over the four tenants, a generous limit, a
+    notify endpoint that answers at once and never fails. Tests tighten what they exercise."""
+    values = dict(
+        seed=7, tickets=800, rate_limit_calls=1000, rate_limit_window_s=60.0,
+        notify=NotifyConfig(fail_first_attempts=0, latency_ms=(0.0, 0.0), outage_after_failures=0),
+    )
+    values.update(overrides)
+    return MockConfig(**values).validate()
 
 
 @pytest.fixture
@@ -65,12 +78,7 @@ def fake_clock() -> FakeClock:
 @pytest.fixture
 def mock_upstream():
     """The mock external API on a free localhost port (small data set, fast limit window)."""
-    server = MockUpstreamServer()
-    server.admin("POST", "/admin/reset", json={"seed": 7, "tickets": 800})
-    server.admin("POST", "/admin/config", json={
-        "rate_limit_calls": 1000, "rate_limit_window_s": 60,
-        "notify": {"latency_ms": [0, 0], "fail_first_attempts": 0, "outage_after_failures": 0},
-    })
+    server = MockUpstreamServer(mock_config())
     try:
         yield server
     finally:

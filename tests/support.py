@@ -11,3 +11,30 @@ def assert_json_error(response, status: int, field: str | None = None) -> dict:
     if field is not None:
         assert field in str(body.get("errors", body)), body
     return body
+
+
+def wait_for_job(runtime, job_id: str, timeout: float = 60.0) -> dict:
+    """Poll a job's record until it leaves ``running``; returns the final record."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        record = runtime.ingestion.get(job_id)
+        if record["status"] != "running":
+            return record
+        time.sleep(0.02)
+    raise AssertionError(f"job {job_id} still running after {timeout}s: {runtime.ingestion.get(job_id)}")
+
+
+def upstream_total(mock, tenant_id: str) -> int:
+    """How many live tickets the upstream holds for a tenant (one cheap listing call)."""
+    import requests
+
+    body = requests.get(mock.url + "/external/support-tickets",
+                        params={"tenant_id": tenant_id, "page_size": 1}, timeout=5).json()
+    return body["total_count"]
+
+
+def ingest(runtime, tenant_id: str, timeout: float = 60.0) -> dict:
+    """Run one ingestion to its end and return the final record."""
+    return wait_for_job(runtime, runtime.ingestion.start(tenant_id)["job_id"], timeout)

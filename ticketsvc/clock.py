@@ -44,9 +44,14 @@ class FakeClock:
             self.advance(seconds)
 
 
+_ZERO = timedelta(0)
+
+
 def utc(dt: datetime) -> datetime:
     """Normalise a datetime read back from storage to aware UTC (BSON keeps milliseconds)."""
-    if dt.tzinfo is None:
+    if dt.tzinfo is None or dt.utcoffset() == _ZERO:
+        # Storage hands back UTC under its own tzinfo class; relabelling is exact and,
+        # unlike astimezone() through a Python tzinfo, leaves nothing behind in CPython.
         return dt.replace(tzinfo=timezone.utc)
     return dt.astimezone(timezone.utc)
 

@@ -26,17 +26,27 @@ INDEXES: dict[str, list[IndexModel]] = {
     "tickets": [
         IndexModel([("tenant_id", ASCENDING), ("external_id", ASCENDING)], unique=True, name="tenant_external_id"),
         # Listings (newest first) and every filter combination the API offers, plus stats by date.
-        IndexModel([("tenant_id", ASCENDING), ("deleted_at", ASCENDING), ("created_at", DESCENDING)],
-                   name="tenant_live_created"),
-        IndexModel([("tenant_id", ASCENDING), ("urgency", ASCENDING), ("created_at", DESCENDING)],
-                   name="tenant_urgency_created"),
-        IndexModel([("tenant_id", ASCENDING), ("status", ASCENDING), ("created_at", DESCENDING)],
-                   name="tenant_status_created"),
+        # Each ends in the listing's full sort (created_at desc, external_id asc: the tie-break
+        # that keeps offset pages stable), so MongoDB reads pages off the index instead of
+        # sorting every matching ticket in memory; one filter per index, the rest are fetched.
+        IndexModel([("tenant_id", ASCENDING), ("deleted_at", ASCENDING), ("created_at", DESCENDING),
+                    ("external_id", ASCENDING)], name="tenant_live_created"),
+        IndexModel([("tenant_id", ASCENDING), ("urgency", ASCENDING), ("created_at", DESCENDING),
+                    ("external_id", ASCENDING)], name="tenant_urgency_created"),
+        IndexModel([("tenant_id", ASCENDING), ("status", ASCENDING), ("created_at", DESCENDING),
+                    ("external_id", ASCENDING)], name="tenant_status_created"),
+        IndexModel([("tenant_id", ASCENDING), ("sentiment", ASCENDING), ("created_at", DESCENDING),
+                    ("external_id", ASCENDING)], name="tenant_sentiment_created"),
+        IndexModel([("tenant_id", ASCENDING), ("source", ASCENDING), ("created_at", DESCENDING),
+                    ("external_id", ASCENDING)], name="tenant_source_created"),
+        IndexModel([("tenant_id", ASCENDING), ("requires_action", ASCENDING), ("created_at", DESCENDING),
+                    ("external_id", ASCENDING)], name="tenant_action_created"),
         IndexModel([("tenant_id", ASCENDING), ("customer_id", ASCENDING)], name="tenant_customer"),
     ],
     "ticket_history": [
-        IndexModel([("tenant_id", ASCENDING), ("ticket_id", ASCENDING), ("recorded_at", DESCENDING)],
-                   name="tenant_ticket_recorded"),
+        # _id breaks recorded_at ties (one sync's entries share it) for a stable page order.
+        IndexModel([("tenant_id", ASCENDING), ("ticket_id", ASCENDING), ("recorded_at", DESCENDING),
+                    ("_id", DESCENDING)], name="tenant_ticket_recorded"),
     ],
     "ingestion_logs": [
         IndexModel([("job_id", ASCENDING)], unique=True, name="job_id"),
@@ -46,6 +56,8 @@ INDEXES: dict[str, list[IndexModel]] = {
     "notifications": [
         IndexModel([("dedupe_key", ASCENDING)], unique=True, name="dedupe_key"),
         IndexModel([("status", ASCENDING), ("next_attempt_at", ASCENDING)], name="status_due"),
+        # Delivery claims due alerts oldest first.
+        IndexModel([("status", ASCENDING), ("created_at", ASCENDING)], name="status_created"),
         IndexModel([("tenant_id", ASCENDING), ("status", ASCENDING), ("created_at", DESCENDING)],
                    name="tenant_status_created"),
     ],
@@ -96,11 +108,91 @@ class _LockedCursor:
         pass
 
 
+class _BulkResult:
+    """The parts of pymongo's ``BulkWriteResult`` the service reads."""
+
+    def __init__(self) -> None:
+        self.inserted_count = self.matched_count = self.modified_count = 0
+        self.deleted_count = self.upserted_count = 0
+        self.acknowledged = True
+
+    @property
+    def bulk_api_result(self) -> dict:
+        return {"nInserted": self.inserted_count, "nMatched": self.matched_count, "nModified": self.modified_count,
+                "nRemoved": self.deleted_count, "nUpserted": self.upserted_count}
+
+
+def _embedded_bulk_write(collection: Any, operations: list, ordered: bool = True, **_: Any) -> _BulkResult:
+    """``bulk_write`` for the embedded engine, one operation after another under the engine
+    lock (mongomock's own bulk builder lags behind pymongo's operation objects)."""
+    from pymongo import DeleteMany, DeleteOne, InsertOne, ReplaceOne, UpdateMany, UpdateOne
+    from pymongo.errors import BulkWriteError, DuplicateKeyError
+
+    result = _BulkResult()
+    errors = []
+    for index, op in enumerate(operations):
+        try:
+            if isinstance(op, InsertOne):
+                collection.insert_one(op._doc)
+                result.inserted_count += 1
+            elif isinstance(op, (UpdateOne, UpdateMany, ReplaceOne)):
+                if isinstance(op, ReplaceOne):
+                    res = collection.replace_one(op._filter, op._doc, upsert=op._upsert)
+                elif isinstance(op, UpdateOne):
+                    res = collection.update_one(op._filter, op._doc, upsert=op._upsert)
+                else:
+                    res = collection.update_many(op._filter, op._doc, upsert=op._upsert)
+                result.matched_count += res.matched_count
+                result.modified_count += res.modified_count
+                result.upserted_count += 1 if res.upserted_id is not None else 0
+            elif isinstance(op, (DeleteOne, DeleteMany)):
+                res = (collection.delete_one if isinstance(op, DeleteOne) else collection.delete_many)(op._filter)
+                result.deleted_count += res.deleted_count
+            else:
+                raise TypeError(f"unsupported bulk operation {op!r}")
+        except DuplicateKeyError as exc:
+            errors.append({"index": index, "code": 11000, "errmsg": str(exc), "op": repr(op)})
+            if ordered:
+                break
+    if errors:
+        raise BulkWriteError({"writeErrors": errors, **result.bulk_api_result, "upserted": []})
+    return result
+
+
+def _plain_inclusion(projection: Any) -> bool:
+    """A ``$project`` that only keeps top-level fields (``_id`` may be dropped): one a
+    query projection expresses identically."""
+    return isinstance(projection, dict) and bool(projection) and all(
+        isinstance(name, str) and not name.startswith("$") and "." not in name
+        and (value in (0, 1) if name == "_id" else value == 1)
+        for name, value in projection.items())
+
+
+def _embedded_aggregate(collection: Any, pipeline: list, **_: Any) -> list[dict]:
+    """``aggregate`` for the embedded engine, same results, a fraction of the work.
+
+    mongomock copies the whole collection (every tenant) into the first stage. A real
+    server runs a leading ``$match``, and a plain ``$project`` right after it, as an
+    index-backed query; run them as a query here too, so only matching documents are
+    copied into the rest of the pipeline."""
+    from mongomock.aggregate import process_pipeline
+
+    stages = list(pipeline)
+    criteria: dict = {}
+    projection = None
+    if stages and list(stages[0]) == ["$match"]:
+        criteria = stages.pop(0)["$match"]
+        if stages and list(stages[0]) == ["$project"] and _plain_inclusion(stages[0]["$project"]):
+            projection = stages.pop(0)["$project"]
+    documents = list(collection.find(criteria, projection))
+    return list(process_pipeline(documents, collection.database, stages, None))
+
+
 class _LockedCollection:
     """Proxy over a mongomock collection: every call runs under the engine-wide lock."""
 
     _CURSOR_METHODS = frozenset({"find"})
-    _MATERIALISE = frozenset({"aggregate", "list_indexes", "find_raw_batches"})
+    _MATERIALISE = frozenset({"list_indexes", "find_raw_batches"})
 
     def __init__(self, collection: Any, lock: threading.RLock):
         self._collection = collection
@@ -121,6 +213,22 @@ class _LockedCollection:
                 with lock:
                     return _LockedCursor(target(*args, **kwargs), lock)
             return call_cursor
+
+        if attr == "bulk_write":
+            collection = self._collection
+
+            def call_bulk(operations: list, ordered: bool = True, **kwargs: Any) -> _BulkResult:
+                with lock:
+                    return _embedded_bulk_write(collection, list(operations), ordered, **kwargs)
+            return call_bulk
+
+        if attr == "aggregate":
+            collection = self._collection
+
+            def call_aggregate(pipeline: list, **kwargs: Any) -> Iterator[dict]:
+                with lock:
+                    return iter(_embedded_aggregate(collection, pipeline, **kwargs))
+            return call_aggregate
 
         if attr in self._MATERIALISE:
             def call_list(*args: Any, **kwargs: Any) -> Iterator[dict]:

@@ -106,15 +106,20 @@ class LogsSchema(PageSchema):
     logs = fields.List(fields.Nested(JobSchema), required=True)
 
 
+class RunQuerySchema(TenantQuerySchema):
+    trigger = fields.String(load_default="api", validate=validate.OneOf(["api", "cli"]),
+                            metadata={"description": "who asked: api (default) or cli"})
+
+
 @blp.route("/run")
 class Run(MethodView):
-    @blp.arguments(TenantQuerySchema, location="query")
+    @blp.arguments(RunQuerySchema, location="query")
     @blp.response(202, StartedSchema)
     @blp.alt_response(409, schema=ConflictSchema, description="A job holds the tenant's lock")
     @blp.alt_response(503, description="This worker's ingestion pool is full")
     def post(self, args):
         """Start ingesting a tenant's tickets; 409 with the running job's id if one runs."""
-        record = _service().start(args["tenant_id"], trigger="api")
+        record = _service().start(args["tenant_id"], trigger=args["trigger"])
         return {"job_id": record["job_id"], "tenant_id": record["tenant_id"], "status": record["status"]}
 
 

@@ -5,7 +5,7 @@ from marshmallow import Schema, fields, validate
 
 from ..config import TENANT_ID_PATTERN
 
-TENANT_ID = validate.Regexp(TENANT_ID_PATTERN, error="must match " + TENANT_ID_PATTERN)
+TENANT_ID = validate.Regexp(TENANT_ID_PATTERN, error="must match " + TENANT_ID_PATTERN.replace("{", "{{").replace("}", "}}"))
 MAX_PAGE = 1_000_000
 
 

@@ -157,10 +157,13 @@ class IngestionService:
             log.exception("ingestion job %s crashed", ctx.job_id)
             status, error = FAILED, f"internal error: {type(exc).__name__}: {exc}"[:500]
         finally:
+            # Free the lease before the record says the run is over, so a caller who sees
+            # the final status can start the next run at once. A crash between the two
+            # leaves a "running" record without a lease: the reaper finalises it.
             try:
+                self.leases.release(lock_resource(ctx.tenant_id), ctx.job_id)
                 self._finish(ctx, status, error)
             finally:
-                self.leases.release(lock_resource(ctx.tenant_id), ctx.job_id)
                 with self._active_lock:
                     self._active.pop(ctx.job_id, None)
                 self._capacity.release()

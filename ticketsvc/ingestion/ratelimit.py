@@ -19,6 +19,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 from pymongo import ReturnDocument
+from pymongo.errors import BulkWriteError
 
 from ..clock import Clock, utc
 
@@ -58,12 +59,14 @@ class SlidingWindowLimiter:
         self._ensure_slots()
 
     def _ensure_slots(self) -> None:
-        for index in range(self.calls):
-            self.collection.update_one(
-                {"_id": f"{self.name}:{index}"},
-                {"$setOnInsert": {"limiter": self.name, "index": index, "free_at": EPOCH, "token": None}},
-                upsert=True,
-            )
+        existing = {doc["index"] for doc in self.collection.find({"limiter": self.name}, {"index": 1})}
+        missing = [{"_id": f"{self.name}:{i}", "limiter": self.name, "index": i, "free_at": EPOCH, "token": None}
+                   for i in range(self.calls) if i not in existing]
+        if missing:
+            try:
+                self.collection.insert_many(missing, ordered=False)
+            except BulkWriteError:
+                pass  # another process created some of them at the same moment: same documents
 
     def try_acquire(self) -> Permit | None:
         """Claim a free slot now, or return None (see ``wait_hint`` for how long to wait)."""
@@ -74,7 +77,6 @@ class SlidingWindowLimiter:
         doc = self.collection.find_one_and_update(
             {"limiter": self.name, "index": {"$lt": self.calls}, "free_at": {"$lte": now}},
             {"$set": {"free_at": now + self.in_flight + self.window, "token": token, "claimed_at": now}},
-            sort=[("free_at", 1)],
             return_document=ReturnDocument.AFTER,
         )
         if doc is None:

@@ -1,0 +1,253 @@
+"""Ingestion runs against the real mock over HTTP: completeness, idempotency, the lock,
+the global rate limit, 429s, failures, cancellation, the reaper."""
+import threading
+import time
+
+import pytest
+
+from conftest import mock_config
+from mock_api.testing import MockUpstreamServer
+from support import ingest, upstream_total, wait_for_job
+from ticketsvc.ingestion.jobs import lock_resource
+
+
+def test_full_ingestion_stores_every_ticket_of_the_tenant(runtime, mock_upstream, database):
+    record = ingest(runtime, "tenant_a")
+    expected = upstream_total(mock_upstream, "tenant_a")
+    assert record["status"] == "completed" and record["error"] is None
+    assert record["counts"]["new"] == expected and record["counts"]["fetched"] == expected
+    assert database.tickets.count_documents({"tenant_id": "tenant_a"}) == expected
+    assert database.tickets.count_documents({"tenant_id": {"$ne": "tenant_a"}}) == 0
+    assert record["processed_pages"] == record["total_pages"]
+
+
+def test_second_run_adds_and_changes_nothing(runtime, database):
+    first = ingest(runtime, "tenant_b")
+    history_before = database.ticket_history.count_documents({})
+    alerts_before = database.notifications.count_documents({})
+    snapshot = {d["external_id"]: d for d in database.tickets.find({"tenant_id": "tenant_b"}, {"_id": 0, "synced_at": 0,
+                                                                                               "last_seen_job": 0})}
+    second = ingest(runtime, "tenant_b")
+    counts = second["counts"]
+    assert (counts["new"], counts["updated"], counts["deleted"], counts["restored"]) == (0, 0, 0, 0)
+    assert counts["unchanged"] == first["counts"]["new"]
+    assert database.ticket_history.count_documents({}) == history_before
+    assert database.notifications.count_documents({}) == alerts_before
+    after = {d["external_id"]: d for d in database.tickets.find({"tenant_id": "tenant_b"}, {"_id": 0, "synced_at": 0,
+                                                                                            "last_seen_job": 0})}
+    assert after == snapshot
+
+
+def test_concurrent_starts_across_two_workers_give_exactly_one_202(make_app, mock_upstream):
+    mock_upstream.admin("POST", "/admin/faults", json={"latency_s": 0.05})  # keep the winner running
+    apps = [make_app(), make_app()]
+    clients = [a.test_client() for a in apps]
+    barrier = threading.Barrier(20)
+    answers = []
+
+    def post(i):
+        barrier.wait()
+        response = clients[i % 2].post("/ingest/run?tenant_id=tenant_c")
+        answers.append((response.status_code, response.get_json()))
+
+    threads = [threading.Thread(target=post, args=(i,)) for i in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    accepted = [body for status, body in answers if status == 202]
+    conflicts = [body for status, body in answers if status == 409]
+    assert len(accepted) == 1 and len(conflicts) == 19
+    assert {body["job_id"] for body in conflicts} == {accepted[0]["job_id"]}
+    wait_for_job(apps[0].extensions["ticketsvc"], accepted[0]["job_id"])
+
+
+def test_parallel_tenants_across_two_workers_stay_within_the_upstream_limit():
+    # A tight, fast window: 10 calls per second upstream, the same budget configured here.
+    with MockUpstreamServer(mock_config(rate_limit_calls=10, rate_limit_window_s=1.0)) as mock:
+        from conftest import base_settings
+        from ticketsvc import create_app
+        from ticketsvc.db import Database
+
+        settings = base_settings(external_api_url=mock.url, rate_limit_calls=10, rate_limit_window_s=1.0,
+                                 external_page_size=25)
+        database = Database(settings)
+        workers = [create_app(settings, database=database), create_app(settings, database=database)]
+        try:
+            runtimes = [w.extensions["ticketsvc"] for w in workers]
+            jobs = [(runtimes[i % 2], runtimes[i % 2].ingestion.start(t)["job_id"])
+                    for i, t in enumerate(["tenant_a", "tenant_b", "tenant_c", "tenant_d"])]
+            records = [wait_for_job(rt, job_id, timeout=120) for rt, job_id in jobs]
+            report = mock.report()
+        finally:
+            for w in workers:
+                w.extensions["ticketsvc"].stop()
+            database.close()
+    assert all(r["status"] == "completed" for r in records), records
+    assert report["rate_limited"] == 0
+    assert report["max_calls_in_window"] <= 10
+    assert report["calls"] == sum(r["http"]["calls"] for r in records)
+    assert sum(r["counts"]["new"] for r in records) == 800
+
+
+def test_a_429_storm_is_waited_out_and_counted(runtime, mock_upstream, database):
+    mock_upstream.admin("POST", "/admin/faults", json={"rate_limit_storm": {"count": 3, "retry_after": 0.2}})
+    started = time.monotonic()
+    record = ingest(runtime, "tenant_d")
+    assert record["status"] == "completed"
+    assert record["http"]["rate_limited"] == 3
+    assert record["http"]["waited_s"] >= 0.6 - 1e-6
+    assert time.monotonic() - started >= 0.6
+    assert database.tickets.count_documents({"tenant_id": "tenant_d"}) == upstream_total(mock_upstream, "tenant_d")
+
+
+def test_transient_5xx_and_malformed_pages_are_retried(runtime, mock_upstream):
+    mock_upstream.admin("POST", "/admin/faults", json={"fail_next": 2, "fail_status": 503, "malformed_next": 0})
+    record = ingest(runtime, "tenant_d")
+    assert record["status"] == "completed" and record["http"]["retries"] == 2
+    mock_upstream.admin("POST", "/admin/faults", json={"malformed_next": 2})
+    record = ingest(runtime, "tenant_d")
+    assert record["status"] == "completed" and record["http"]["retries"] == 2
+
+
+def test_a_failing_upstream_ends_failed_with_an_audit_record_and_a_free_lock(make_app, mock_upstream, database):
+    runtime = make_app(http_max_attempts=3).extensions["ticketsvc"]
+    mock_upstream.admin("POST", "/admin/faults", json={"fail_next": 1000})
+    record = ingest(runtime, "tenant_a")
+    assert record["status"] == "failed"
+    assert "HTTP 500" in record["error"] and "3 attempts" in record["error"]
+    assert record["ended_at"] is not None and record["duration_s"] is not None
+    assert record["http"]["calls"] == 3
+    assert database.locks.find_one({"_id": lock_resource("tenant_a")}) is None
+
+
+def test_cancel_mid_run_keeps_stored_tickets_and_frees_the_lock(make_app, mock_upstream, database):
+    runtime = make_app(external_page_size=10).extensions["ticketsvc"]
+    app_client = make_app(external_page_size=10).test_client()
+    mock_upstream.admin("POST", "/admin/faults", json={"latency_s": 0.1})
+    job_id = runtime.ingestion.start("tenant_a")["job_id"]
+    deadline = time.monotonic() + 10
+    while runtime.ingestion.get(job_id)["processed_pages"] < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    response = app_client.delete(f"/ingest/{job_id}")  # served by another "worker"
+    assert response.status_code == 202 and response.get_json() == {"job_id": job_id, "status": "cancelling"}
+    again = app_client.delete(f"/ingest/{job_id}")
+    assert again.status_code in (202, 409)
+    record = wait_for_job(runtime, job_id)
+    assert record["status"] == "cancelled"
+    stored = database.tickets.count_documents({"tenant_id": "tenant_a"})
+    assert 0 < stored < upstream_total(mock_upstream, "tenant_a")
+    assert stored == record["counts"]["new"]
+    assert database.locks.find_one({"_id": lock_resource("tenant_a")}) is None
+    assert app_client.delete(f"/ingest/{job_id}").status_code == 409
+
+
+def test_cancel_unknown_job_is_404(client):
+    assert client.delete("/ingest/" + "0" * 32).status_code == 404
+
+
+def test_a_job_whose_worker_died_is_reaped_as_abandoned(make_app, database, fake_clock):
+    # Worker A took the lease and wrote the record, then died (its thread never ran).
+    dead = make_app(clock=fake_clock).extensions["ticketsvc"]
+    dead.ingestion.leases.acquire(lock_resource("tenant_a"), "f" * 32)
+    database.ingestion_logs.insert_one({
+        "job_id": "f" * 32, "tenant_id": "tenant_a", "trigger": "api", "status": "running",
+        "cancel_requested": False, "started_at": fake_clock.now(), "heartbeat_at": fake_clock.now(),
+        "counts": {}, "http": {}, "processed_pages": 3, "total_pages": 9,
+    })
+    survivor = make_app(clock=fake_clock)
+    client = survivor.test_client()
+    assert client.post("/ingest/run?tenant_id=tenant_a").status_code == 409
+    assert survivor.extensions["ticketsvc"].ingestion.reap() == 0  # lease still young
+    fake_clock.advance(61)
+    assert survivor.extensions["ticketsvc"].ingestion.reap() == 1
+    record = client.get("/ingest/progress/" + "f" * 32).get_json()
+    assert record["status"] == "abandoned" and record["ended_at"] and "heartbeat" in record["error"]
+    assert database.locks.find_one({"_id": lock_resource("tenant_a")}) is None
+    assert client.post("/ingest/run?tenant_id=tenant_a").status_code == 202
+
+
+def test_a_job_that_loses_its_lease_stops_writing_and_fails(make_app, mock_upstream, database, fake_clock):
+    runtime = make_app(clock=fake_clock, external_page_size=10).extensions["ticketsvc"]
+    mock_upstream.admin("POST", "/admin/faults", json={"latency_s": 0.05})
+    job_id = runtime.ingestion.start("tenant_a")["job_id"]
+    deadline = time.monotonic() + 10
+    while runtime.ingestion.get(job_id)["processed_pages"] < 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    fake_clock.advance(61)  # the lease lapses under the job ...
+    database.locks.update_one({"_id": lock_resource("tenant_a")}, {"$set": {"owner": "usurper"}})  # ... and is taken
+    record = wait_for_job(runtime, job_id)
+    assert record["status"] == "failed" and "lease" in record["error"]
+    stored_after = database.tickets.count_documents({"tenant_id": "tenant_a"})
+    time.sleep(0.2)
+    assert database.tickets.count_documents({"tenant_id": "tenant_a"}) == stored_after
+    assert database.locks.find_one({"_id": lock_resource("tenant_a")})["owner"] == "usurper"
+
+
+def test_progress_reports_pages_and_percent(make_app, mock_upstream):
+    app = make_app(external_page_size=10)
+    runtime = app.extensions["ticketsvc"]
+    mock_upstream.admin("POST", "/admin/faults", json={"latency_s": 0.05})
+    job_id = app.test_client().post("/ingest/run?tenant_id=tenant_d").get_json()["job_id"]
+    seen = []
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        body = app.test_client().get(f"/ingest/progress/{job_id}").get_json()
+        seen.append((body["processed_pages"], body["total_pages"], body["progress"]))
+        if body["status"] != "running":
+            break
+        time.sleep(0.03)
+    assert body["status"] == "completed" and body["progress"] == 100
+    assert body["total_pages"] == -(-upstream_total(mock_upstream, "tenant_d") // 10)
+    assert any(0 < p < 100 for _, _, p in seen)
+    assert [p for _, _, p in seen] == sorted(p for _, _, p in seen)
+
+
+def test_status_shows_the_running_then_the_last_job(app, mock_upstream):
+    client = app.test_client()
+    assert client.get("/ingest/status?tenant_id=tenant_d").get_json() == {
+        "tenant_id": "tenant_d", "running": False, "job": None}
+    mock_upstream.admin("POST", "/admin/faults", json={"latency_s": 0.1})
+    job_id = client.post("/ingest/run?tenant_id=tenant_d").get_json()["job_id"]
+    running = client.get("/ingest/status?tenant_id=tenant_d").get_json()
+    assert running["running"] is True and running["job"]["job_id"] == job_id
+    wait_for_job(app.extensions["ticketsvc"], job_id)
+    done = client.get("/ingest/status?tenant_id=tenant_d").get_json()
+    assert done["running"] is False and done["job"]["status"] == "completed"
+
+
+def test_logs_list_runs_newest_first_with_paging(app, runtime):
+    first = ingest(runtime, "tenant_d")["job_id"]
+    second = ingest(runtime, "tenant_d")["job_id"]
+    body = app.test_client().get("/ingest/logs?tenant_id=tenant_d&page_size=1").get_json()
+    assert body["total"] == 2 and body["page"] == 1 and body["page_size"] == 1
+    assert [log["job_id"] for log in body["logs"]] == [second]
+    page2 = app.test_client().get("/ingest/logs?tenant_id=tenant_d&page_size=1&page=2").get_json()
+    assert [log["job_id"] for log in page2["logs"]] == [first]
+    record = body["logs"][0]
+    for key in ("started_at", "ended_at", "duration_s", "counts", "http", "status", "trigger"):
+        assert key in record
+    assert record["started_at"].endswith("Z")
+
+
+@pytest.mark.parametrize("path", ["/ingest/run", "/ingest/status", "/ingest/logs"])
+def test_missing_or_bad_tenant_is_422_naming_the_field(client, path):
+    method = client.post if path == "/ingest/run" else client.get
+    for query in ("", "?tenant_id=", "?tenant_id=a%20b", "?tenant_id=" + "x" * 65):
+        response = method(path + query)
+        assert response.status_code == 422, (path, query)
+        assert "tenant_id" in str(response.get_json()["errors"])
+
+
+def test_foreign_and_invalid_tickets_are_dropped_and_counted(runtime, mock_upstream, database):
+    mock_upstream.admin("POST", "/admin/mutate", json={"tenant_id": "tenant_d", "corrupt": [
+        {"id": "tkt-000001", "fields": {"created_at": "yesterday"}},
+        {"id": "tkt-000002", "fields": {"subject": None}},
+    ]})
+    mock_upstream.admin("POST", "/admin/faults", json={"foreign_tickets": True})
+    record = ingest(runtime, "tenant_d")
+    assert record["status"] == "completed"
+    assert record["counts"]["invalid"] == 2
+    assert record["counts"]["foreign_tenant"] >= 1
+    assert database.tickets.count_documents({"tenant_id": {"$ne": "tenant_d"}}) == 0
+    assert database.tickets.count_documents({"tenant_id": "tenant_d"}) == upstream_total(mock_upstream, "tenant_d") - 2
