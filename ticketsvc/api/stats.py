@@ -1,0 +1,150 @@
+"""Tenant analytics endpoint: ``GET /tenants/{tenant_id}/stats``.
+
+Dashboards poll it, so it is a conditional GET: the ETag names the tenant's data version,
+the current hour and the range, and a matching ``If-None-Match`` gets a 304 after one
+small read, without running a pipeline.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta, timezone
+
+from flask import current_app, request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import RAISE, Schema, ValidationError, fields, validates_schema
+from werkzeug.http import quote_etag
+
+from ..analytics import StatsQuery
+from ..analytics.stats import AT_RISK_MAX_TICKET_IDS, SENTIMENTS, SOURCES, STATUSES, URGENCIES
+from .schemas import Timestamp, tenant_id_field
+
+blp = Blueprint("stats", __name__, url_prefix="/tenants", description="Tenant analytics")
+
+# Revalidate on every use (the ETag makes that one cheap read); never in shared caches.
+CACHE_CONTROL = "private, no-cache"
+
+
+def _service():
+    return current_app.extensions["ticketsvc"].stats
+
+
+class CreatedBound(fields.String):
+    """An ISO 8601 date or date-time, loaded as an aware UTC datetime at millisecond
+    precision (what BSON stores). A time without a zone is UTC. A date alone is that UTC
+    day's first millisecond, or with ``end_of_day`` its last, so that an inclusive
+    ``to_date=2026-03-01`` covers the whole day."""
+
+    default_error_messages = {"invalid": "Not a valid ISO 8601 date or date-time."}
+
+    def __init__(self, *, end_of_day: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.end_of_day = end_of_day
+
+    def _deserialize(self, value, attr, data, **kwargs) -> datetime:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            try:
+                day = date.fromisoformat(text)
+            except ValueError:
+                moment = datetime.fromisoformat(text)
+            else:
+                moment = datetime.combine(day, time.max if self.end_of_day else time.min)
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=timezone.utc)
+            moment = moment.astimezone(timezone.utc)
+        except (ValueError, OverflowError):  # OverflowError: a zone pushing year 1 or 9999 out of range
+            raise self.make_error("invalid") from None
+        return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+class StatsPathSchema(Schema):
+    tenant_id = tenant_id_field()
+
+
+class StatsQuerySchema(Schema):
+    from_date = CreatedBound(metadata={
+        "description": "Only tickets created at or after this instant. ISO 8601 date or date-time; "
+                       "no zone means UTC; a date alone means the start of that UTC day.",
+        "example": "2026-03-01"})
+    to_date = CreatedBound(end_of_day=True, metadata={
+        "description": "Only tickets created at or before this instant. ISO 8601 date or date-time; "
+                       "no zone means UTC; a date alone means the end of that UTC day.",
+        "example": "2026-03-31T23:59:59Z"})
+
+    @validates_schema
+    def from_not_after_to(self, data, **kwargs):
+        if "from_date" in data and "to_date" in data and data["from_date"] > data["to_date"]:
+            raise ValidationError("must not be later than to_date", field_name="from_date")
+
+
+class HourCountSchema(Schema):
+    hour = Timestamp(required=True, metadata={"description": "Start of the UTC hour"})
+    count = fields.Integer(required=True)
+
+
+class KeywordCountSchema(Schema):
+    keyword = fields.String(required=True)
+    count = fields.Integer(required=True, metadata={"description": "Tickets that matched it"})
+
+
+class AtRiskCustomerSchema(Schema):
+    customer_id = fields.String(required=True)
+    high_urgency_count = fields.Integer(required=True)
+    negative_count = fields.Integer(required=True)
+    ticket_ids = fields.List(fields.String(), required=True, metadata={
+        "description": f"The customer's newest high-urgency or negative tickets in range, "
+                       f"at most {AT_RISK_MAX_TICKET_IDS}"})
+
+
+def _breakdown(known: tuple[str, ...]) -> fields.Dict:
+    return fields.Dict(keys=fields.String(), values=fields.Integer(), required=True, metadata={
+        "description": f"Tickets per value: {', '.join(known)} always present (0 if none), "
+                       "then any other value found"})
+
+
+class TenantStatsSchema(Schema):
+    tenant_id = fields.String(required=True)
+    total_tickets = fields.Integer(required=True, metadata={"description": "Live tickets created in range"})
+    by_status = _breakdown(STATUSES)
+    by_urgency = _breakdown(URGENCIES)
+    by_sentiment = _breakdown(SENTIMENTS)
+    by_source = _breakdown(SOURCES)
+    urgency_high_ratio = fields.Float(required=True, metadata={"description": "0..1, 4 decimals; 0 without tickets"})
+    negative_sentiment_ratio = fields.Float(required=True, metadata={
+        "description": "0..1, 4 decimals; 0 without tickets"})
+    requires_action_count = fields.Integer(required=True)
+    hourly_trend = fields.List(fields.Nested(HourCountSchema), required=True, metadata={
+        "description": "Tickets created per hour over the last 24 hours, oldest first, the last "
+                       "being the current hour; ignores from_date/to_date"})
+    top_keywords = fields.List(fields.Nested(KeywordCountSchema), required=True, metadata={
+        "description": "The 10 classifier keywords on most tickets; ties by keyword ascending"})
+    at_risk_customers = fields.List(fields.Nested(AtRiskCustomerSchema), required=True, metadata={
+        "description": "Customers with 2 or more high-urgency or negative tickets in range, top 10, "
+                       "worst first: by high_urgency_count + negative_count descending, then "
+                       "high_urgency_count descending, then customer_id ascending"})
+    generated_at = Timestamp(required=True)
+
+
+_HEADERS = {
+    "ETag": {"description": "Validator for If-None-Match: the tenant's data version, the hour and the range",
+             "schema": {"type": "string"}},
+    "Cache-Control": {"description": CACHE_CONTROL, "schema": {"type": "string"}},
+}
+
+
+# Unknown query parameters are refused: a misspelt ``form_date`` would otherwise silently
+# answer all-time figures.
+@blp.route("/<tenant_id>/stats")
+class TenantStatsView(MethodView):
+    @blp.arguments(StatsPathSchema, location="path", as_kwargs=True)
+    @blp.arguments(StatsQuerySchema, location="query", unknown=RAISE)
+    @blp.response(200, TenantStatsSchema, headers=_HEADERS)
+    @blp.alt_response(304, description="Unchanged since the ETag in If-None-Match", headers=_HEADERS)
+    def get(self, args, tenant_id):
+        """A tenant's ticket analytics, over an optional created_at range (inclusive)."""
+        stats = _service()
+        snapshot = stats.snapshot(StatsQuery(tenant_id, args.get("from_date"), args.get("to_date")))
+        headers = {"ETag": quote_etag(snapshot.etag, weak=True), "Cache-Control": CACHE_CONTROL}
+        if request.if_none_match.contains_weak(snapshot.etag):
+            return current_app.response_class(status=304, headers=headers)
+        return stats.compute(snapshot), headers
