@@ -1,0 +1,149 @@
+"""Every query the read side sends names the tenant and is served by a tenant-led index
+that also yields its sort order (no in-memory sort of a tenant's tickets).
+
+The queries are recorded from the repository itself, so a new query shape without an
+index fails here. On a real MongoDB (TEST_MONGO_URL) the explain plans are checked too.
+"""
+from datetime import datetime, timezone
+
+import pytest
+
+from ticketsvc.db import INDEXES
+from ticketsvc.tickets.queries import PageRequest, TicketFilters
+from ticketsvc.tickets.repository import TicketRepository
+
+T0 = datetime(2026, 3, 1, tzinfo=timezone.utc)
+FILTERS = [
+    TicketFilters(),
+    TicketFilters(status="open"),
+    TicketFilters(urgency="high"),
+    TicketFilters(sentiment="negative"),
+    TicketFilters(source="chat"),
+    TicketFilters(requires_action=True),
+    TicketFilters(status="open", urgency="high", sentiment="negative", source="chat", requires_action=False),
+]
+
+
+class _RecordingCursor:
+    def __init__(self, cursor, query):
+        self._cursor, self._query = cursor, query
+
+    def sort(self, spec):
+        self._query["sort"] = list(spec)
+        self._cursor = self._cursor.sort(spec)
+        return self
+
+    def skip(self, n):
+        self._cursor = self._cursor.skip(n)
+        return self
+
+    def limit(self, n):
+        self._cursor = self._cursor.limit(n)
+        return self
+
+    def __iter__(self):
+        return iter(self._cursor)
+
+
+class _RecordingCollection:
+    def __init__(self, name, collection, log):
+        self._name, self._collection, self._log = name, collection, log
+
+    def _record(self, criteria):
+        query = {"collection": self._name, "filter": dict(criteria), "sort": None}
+        self._log.append(query)
+        return query
+
+    def find(self, criteria, *args, **kwargs):
+        return _RecordingCursor(self._collection.find(criteria, *args, **kwargs), self._record(criteria))
+
+    def find_one(self, criteria, *args, **kwargs):
+        self._record(criteria)
+        return self._collection.find_one(criteria, *args, **kwargs)
+
+    def count_documents(self, criteria, *args, **kwargs):
+        self._record(criteria)
+        return self._collection.count_documents(criteria, *args, **kwargs)
+
+
+class _RecordingDatabase:
+    """Just the two collections the read side may touch; anything else is an AttributeError."""
+
+    def __init__(self, database):
+        self.log = []
+        self.tickets = _RecordingCollection("tickets", database.tickets, self.log)
+        self.ticket_history = _RecordingCollection("ticket_history", database.ticket_history, self.log)
+
+
+@pytest.fixture
+def read_queries(database, seed):
+    """Every query the read methods issue (with data present, so none is short-circuited)."""
+    seed.ticket("acme", "tkt-1", urgency="high", status="open", sentiment="negative", source="chat")
+    seed.ticket("acme", "tkt-2", deleted_at=T0)
+    seed.history("acme", "tkt-1", "created", T0)
+    recorder = _RecordingDatabase(database)
+    repo = TicketRepository(recorder, "acme")
+    for filters in FILTERS:
+        repo.list_live(filters, PageRequest(page=1, page_size=20))
+    repo.list_urgent()
+    repo.get_live("tkt-1")
+    repo.history("tkt-1")
+    repo.history("never-had")
+    return recorder.log
+
+
+def _equality_fields(criteria):
+    return {k for k, v in criteria.items() if not isinstance(v, dict)}
+
+
+def _serving_index(query):
+    """The name of an index that starts with tenant_id, continues with equality fields of
+    the filter (at least one beyond tenant_id when there are any) and then, if the query
+    sorts, with exactly the sort keys; None if no index does."""
+    equal = _equality_fields(query["filter"])
+    for model in INDEXES[query["collection"]]:
+        keys = list(model.document["key"].items())
+        if keys[0] != ("tenant_id", 1):
+            continue
+        prefix = 1
+        while prefix < len(keys) and keys[prefix][0] in equal:
+            prefix += 1
+        if len(equal) > 1 and prefix < 2:
+            continue
+        sort = query["sort"] or []
+        if sort and keys[prefix:prefix + len(sort)] != [(k, d) for k, d in sort]:
+            continue
+        return model.document["name"]
+    return None
+
+
+def test_every_read_query_names_the_tenant(read_queries):
+    assert read_queries and all(q["filter"].get("tenant_id") == "acme" for q in read_queries)
+
+
+def test_every_read_query_has_a_tenant_led_index_that_yields_its_order(read_queries):
+    unserved = [q for q in read_queries if _serving_index(q) is None]
+    assert unserved == []
+
+
+def _plan_nodes(node):
+    if isinstance(node, dict):
+        if "stage" in node:
+            yield node
+        for value in node.values():
+            yield from _plan_nodes(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _plan_nodes(value)
+
+
+def test_explain_plans_use_tenant_led_indexes_without_in_memory_sort(read_queries, database, settings):
+    if settings.embedded:
+        pytest.skip("explain plans need a real MongoDB: set TEST_MONGO_URL=mongodb://...")
+    for query in (q for q in read_queries if q["sort"]):
+        collection = database[query["collection"]]
+        plan = collection.find(query["filter"]).sort(query["sort"]).limit(20).explain()["queryPlanner"]["winningPlan"]
+        nodes = list(_plan_nodes(plan))
+        scans = [n for n in nodes if n["stage"] == "IXSCAN"]
+        assert scans and all(next(iter(n["keyPattern"])) == "tenant_id" for n in scans), (query, plan)
+        assert not any(n["stage"] in ("SORT", "COLLSCAN") for n in nodes), (query, plan)
