@@ -1,0 +1,142 @@
+"""Finding the rules' phrases in a ticket, and the context cues that cancel them.
+
+Pure functions over a ``Text`` and compiled ``Rules``: no state survives a call, so one
+``Rules`` serves any number of threads.
+"""
+from __future__ import annotations
+
+from typing import Mapping, NamedTuple
+
+from .rules import CueKind, Pattern
+from .text import Text
+
+
+class Hit(NamedTuple):
+    pattern: Pattern
+    start: int
+    end: int   # exclusive
+
+
+class Cue(NamedTuple):
+    kind: str
+    start: int
+    end: int
+
+
+def _match_end(tokens: list[str], clauses: list[int], pos: int, pattern: tuple, k: int,
+               clause: int, max_gap: int) -> int:
+    """End of ``pattern[k:]`` matched from token ``pos`` inside ``clause``, or -1."""
+    n = len(tokens)
+    while k < len(pattern):
+        want = pattern[k]
+        if want is None:
+            for skip in range(max_gap + 1):
+                end = _match_end(tokens, clauses, pos + skip, pattern, k + 1, clause, max_gap)
+                if end >= 0:
+                    return end
+            return -1
+        if pos >= n or clauses[pos] != clause or tokens[pos] != want:
+            return -1
+        pos += 1
+        k += 1
+    return pos
+
+
+def _candidates(index: Mapping, tokens: list[str], i: int) -> tuple[Pattern, ...]:
+    """The patterns that can start at token ``i`` (see rules._index)."""
+    first = index.get(tokens[i], ())
+    if i + 1 < len(tokens):
+        pair = index.get((tokens[i], tokens[i + 1]))
+        if pair:   # a pair across a clause boundary simply fails to match
+            return first + pair if first else pair
+    return first
+
+
+def find_all(index: Mapping, text: Text, max_gap: int, stemmed: bool = True) -> list[Hit]:
+    """Every occurrence of every indexed phrase, without those lying wholly inside a
+    longer one ("refund" inside "full refund", "urgent" inside "not urgent"). Phrases
+    owned by nobody (the rules' ignore list) stay in the result: they hide what they
+    cover, and the caller skips them. ``stemmed``: the index holds stems, not words."""
+    tokens, clauses = (text.stems if stemmed else text.words), text.clauses
+    hits: list[Hit] = []
+    for i in range(len(tokens)):
+        for pattern in _candidates(index, tokens, i):
+            end = _match_end(tokens, clauses, i, pattern.stems, 0, clauses[i], max_gap)
+            if end > 0:
+                hits.append(Hit(pattern, i, end))
+    if len(hits) > 1:
+        hits = [h for h in hits if not any(
+            o.start <= h.start and h.end <= o.end and (o.end - o.start) > (h.end - h.start) for o in hits)]
+        seen: set[tuple] = set()
+        unique = []
+        for h in hits:
+            key = (h.pattern.owner, h.pattern.keyword, h.start, h.end)
+            if key not in seen:
+                seen.add(key)
+                unique.append(h)
+        hits = unique
+    return hits
+
+
+def find_cues(index: Mapping, text: Text, max_gap: int) -> list[Cue]:
+    """Context cues, left to right, not overlapping: every cue starting at a word counts
+    ("what is your" is a general question and holds the question "what is"), unless the
+    longest phrase there is a non-cue ("no one"), which hides the cues inside it. Cues
+    match words, not stems."""
+    words, clauses = text.words, text.clauses
+    cues: list[Cue] = []
+    i, n = 0, len(words)
+    while i < n:
+        matched = []
+        for pattern in _candidates(index, words, i):
+            end = _match_end(words, clauses, i, pattern.stems, 0, clauses[i], max_gap)
+            if end > 0:
+                matched.append((end, pattern.owner))
+        if not matched:
+            i += 1
+            continue
+        longest = max(end for end, _ in matched)
+        if all(owner for end, owner in matched if end == longest):
+            cues.extend(Cue(owner, i, end) for end, owner in matched)
+        i = longest
+    return cues
+
+
+def cue_for(start: int, end: int, kind: CueKind, cues: list[Cue], text: Text,
+            fillers: frozenset[str]) -> Cue | None:
+    """The cue of ``kind`` that governs words [start, end), if any: in the same clause,
+    within the kind's window before (or after) them, with only filler words in between
+    when the kind asks for that."""
+    clauses, words = text.clauses, text.words
+    clause = clauses[start]
+    if kind.questions_only and not text.questions[start]:
+        return None
+    if kind.direction == "before":
+        mine = [c for c in cues if c.kind == kind.name and c.end <= start]
+        if not mine:
+            return None
+        j = start - 1
+        for _ in range(kind.window):
+            if j < 0 or clauses[j] != clause:
+                return None
+            for cue in mine:
+                if cue.end - 1 == j:
+                    return cue
+            if kind.fillers_only and words[j] not in fillers:
+                return None
+            j -= 1
+        return None
+    mine = [c for c in cues if c.kind == kind.name and c.start >= end]
+    if not mine:
+        return None
+    j = end
+    for _ in range(kind.window):
+        if j >= len(words) or clauses[j] != clause:
+            return None
+        for cue in mine:
+            if cue.start == j:
+                return cue
+        if kind.fillers_only and words[j] not in fillers:
+            return None
+        j += 1
+    return None
