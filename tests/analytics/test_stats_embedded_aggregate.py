@@ -6,7 +6,8 @@ import threading
 import pytest
 
 from analytics.stats_data import NOW, acme_tickets
-from ticketsvc.analytics.stats import StatsQuery, range_pipeline, hour_start, trend_pipeline
+from ticketsvc.analytics.stats import (StatsQuery, at_risk_ticket_ids_pipeline, hour_start, range_pipeline,
+                                       trend_pipeline)
 from ticketsvc.tickets.repository import TicketRepository
 
 
@@ -22,7 +23,8 @@ def _pipelines(database):
     repo = TicketRepository(database, "acme")
     return [range_pipeline(repo, StatsQuery("acme")),
             range_pipeline(repo, StatsQuery("acme", created_from=NOW.replace(day=2), created_to=NOW)),
-            trend_pipeline(repo, hour_start(NOW))]
+            trend_pipeline(repo, hour_start(NOW)),
+            at_risk_ticket_ids_pipeline(repo, StatsQuery("acme"), ["c-a", "c-c"])]
 
 
 def test_pushed_down_pipelines_give_the_engines_own_results(database, raw_tickets):

@@ -5,7 +5,8 @@ import pytest
 
 from analytics.stats_data import NOW, at, ticket_doc
 from conftest import real_mongo_required
-from ticketsvc.analytics.stats import StatsQuery, hour_start, range_pipeline, trend_pipeline
+from ticketsvc.analytics.stats import (StatsQuery, at_risk_ticket_ids_pipeline, hour_start, range_pipeline,
+                                       trend_pipeline)
 from ticketsvc.db import INDEXES
 from ticketsvc.tickets.repository import TicketRepository
 
@@ -20,7 +21,8 @@ QUERIES = [
 
 def _pipelines(database):
     repo = TicketRepository(database, "acme")
-    return [range_pipeline(repo, q) for q in QUERIES] + [trend_pipeline(repo, hour_start(NOW))]
+    return ([range_pipeline(repo, q) for q in QUERIES] + [trend_pipeline(repo, hour_start(NOW))]
+            + [at_risk_ticket_ids_pipeline(repo, q, ["c-1", "c-2"]) for q in QUERIES])
 
 
 def _index(name):
@@ -38,10 +40,15 @@ def test_every_stats_pipeline_starts_with_a_match_on_that_prefix(database):
         first = pipeline[0]
         assert list(first) == ["$match"]
         criteria = first["$match"]
+        # Equality on the first two keys, at most a range on the third; anything else
+        # (the at-risk customers and flags) is filtered after the index scan.
         assert criteria["tenant_id"] == "acme" and criteria["deleted_at"] is None
-        # Equality on the first two keys, at most a range on the third, nothing else.
-        assert set(criteria) <= set(index_fields)
-        assert all(not isinstance(criteria[f], dict) for f in index_fields[:2])
+        assert set(criteria.get("created_at", {})) <= {"$gte", "$lte", "$lt"}
+        assert set(criteria) - set(index_fields) <= {"customer_id", "$or"}
+
+
+def test_at_risk_ticket_ids_can_also_use_the_tenant_customer_index():
+    assert list(_index("tenant_customer")["key"].items()) == [("tenant_id", 1), ("customer_id", 1)]
 
 
 def test_the_index_exists_in_the_database_after_start(stats_app, database):

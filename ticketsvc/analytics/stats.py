@@ -3,9 +3,12 @@
 Python never reads tickets here: the database filters, groups and ranks, and this module
 only reshapes the few rows the pipelines return (zero-filling, ratios, the 24 hour buckets).
 
-Each pipeline starts with a ``$match`` built by ``TicketRepository.live`` (tenant_id,
-deleted_at null, and a created_at range): the prefix of the ``tenant_live_created`` index,
-so MongoDB reads exactly the tenant's live tickets in range off the index.
+Three pipelines per answer, each starting with a ``$match`` built by
+``TicketRepository.live`` (tenant_id, deleted_at null, a created_at range): the prefix of
+the ``tenant_live_created`` index, so MongoDB reads exactly the tenant's live tickets in
+range off the index. The range pipeline computes every figure in one ``$facet``; the
+trend pipeline counts the last 24 hours; the third lists the ticket ids of the (at most
+ten) at-risk customers, also served by ``tenant_customer``.
 
 Operators used, each checked against MongoDB's manual and implemented by the embedded
 engine (mongomock) as well; keep to this list when changing the pipelines:
@@ -15,7 +18,7 @@ engine (mongomock) as well; keep to this list when changing the pipelines:
   expressions  $cond (array form), $eq, $add, $ifNull, $setUnion (with two array
                arguments: a null argument would make it null), $slice ([array, n]),
                $hour (of a date, in UTC when no timezone is given)
-  query        $gte, $lte, $lt, $ne, $or
+  query        $gte, $lte, $lt, $ne, $in, $or
 Deliberately not used: $dateTrunc, $sortArray, $topN/$firstN, $sortByCount (the embedded
 engine lacks them) and date arithmetic with $subtract (the engines disagree on its type).
 """
@@ -51,6 +54,8 @@ _TENANT_RE = re.compile(TENANT_ID_PATTERN)
 
 _HIGH = {"$cond": [{"$eq": ["$urgency", "high"]}, 1, 0]}
 _NEGATIVE = {"$cond": [{"$eq": ["$sentiment", "negative"]}, 1, 0]}
+# A ticket that puts its customer at risk.
+_FLAGGED = {"$or": [{"urgency": "high"}, {"sentiment": "negative"}]}
 # Only what the facets read, so each stage carries small documents.
 _FACET_FIELDS = ("external_id", "customer_id", "created_at", "status", "urgency", "sentiment",
                  "source", "requires_action", "keywords")
@@ -126,6 +131,11 @@ class TenantStats:
         query = snapshot.query
         repo = TicketRepository(self.db, query.tenant_id)
         facets = next(iter(self.db.tickets.aggregate(range_pipeline(repo, query))), None) or {}
+        at_risk = facets.get("at_risk_customers", [])
+        ticket_ids: dict[str, list[str]] = {}
+        if at_risk:
+            ids_pipeline = at_risk_ticket_ids_pipeline(repo, query, [row["_id"] for row in at_risk])
+            ticket_ids = {row["_id"]: list(row["ticket_ids"]) for row in self.db.tickets.aggregate(ids_pipeline)}
         trend_rows = list(self.db.tickets.aggregate(trend_pipeline(repo, snapshot.hour)))
 
         totals = (facets.get("totals") or [{}])[0]
@@ -149,8 +159,8 @@ class TenantStats:
                 "customer_id": row["_id"],
                 "high_urgency_count": int(row["high_urgency_count"]),
                 "negative_count": int(row["negative_count"]),
-                "ticket_ids": list(row["ticket_ids"]),
-            } for row in facets.get("at_risk_customers", [])],
+                "ticket_ids": ticket_ids.get(row["_id"], []),
+            } for row in at_risk],
             "generated_at": self.clock.now(),
         }
 
@@ -161,18 +171,17 @@ def hour_start(moment: datetime) -> datetime:
 
 
 def range_pipeline(repo: TicketRepository, query: StatsQuery) -> list[dict]:
-    """Every figure of the range in one pass over the tenant's live tickets in range.
+    """Every figure of the range but the at-risk customers' ticket ids, in one pass over
+    the tenant's live tickets in range.
 
     at_risk_customers: customers with at least AT_RISK_MIN_TICKETS flagged tickets (high
     urgency or negative sentiment; a ticket that is both counts once here). Worst first:
     high_urgency_count + negative_count descending (so a ticket that is both weighs
     twice), then high_urgency_count descending (urgency outranks tone), then customer_id
-    ascending. ticket_ids are the customer's newest flagged tickets (created_at
-    descending, then id ascending), at most AT_RISK_MAX_TICKET_IDS.
+    ascending.
     top_keywords: each keyword counted once per ticket, count descending, then keyword
     ascending.
     """
-    flagged = {"$or": [{"urgency": "high"}, {"sentiment": "negative"}]}
     return [
         {"$match": repo.live(query.created_range())},
         {"$project": {"_id": 0, **{name: 1 for name in _FACET_FIELDS}}},
@@ -194,28 +203,40 @@ def range_pipeline(repo: TicketRepository, query: StatsQuery) -> list[dict]:
                 {"$sort": {"count": -1, "_id": 1}},
                 {"$limit": TOP_KEYWORDS},
             ],
+            # Ranks customers only; their ticket ids are a second, small read (see
+            # at_risk_ticket_ids_pipeline) instead of pushing every flagged id of every
+            # customer through this stage.
             "at_risk_customers": [
-                {"$match": {**flagged, "customer_id": {"$ne": None}}},
-                # $push keeps input order: newest first, a stable tie-break on the id.
-                {"$sort": {"created_at": -1, "external_id": 1}},
+                {"$match": {**_FLAGGED, "customer_id": {"$ne": None}}},
                 {"$group": {
                     "_id": "$customer_id",
                     "flagged": {"$sum": 1},
                     "high_urgency_count": {"$sum": _HIGH},
                     "negative_count": {"$sum": _NEGATIVE},
-                    "ticket_ids": {"$push": "$external_id"},
                 }},
                 {"$match": {"flagged": {"$gte": AT_RISK_MIN_TICKETS}}},
                 {"$project": {
                     "high_urgency_count": 1,
                     "negative_count": 1,
                     "risk": {"$add": ["$high_urgency_count", "$negative_count"]},
-                    "ticket_ids": {"$slice": ["$ticket_ids", AT_RISK_MAX_TICKET_IDS]},
                 }},
                 {"$sort": {"risk": -1, "high_urgency_count": -1, "_id": 1}},
                 {"$limit": TOP_AT_RISK},
             ],
         }},
+    ]
+
+
+def at_risk_ticket_ids_pipeline(repo: TicketRepository, query: StatsQuery, customer_ids: list[str]) -> list[dict]:
+    """The flagged tickets in range of the given customers, as ``{_id: customer_id,
+    ticket_ids}``: newest first (created_at descending, then id ascending), at most
+    AT_RISK_MAX_TICKET_IDS per customer."""
+    return [
+        {"$match": repo.live({**query.created_range(), "customer_id": {"$in": list(customer_ids)}, **_FLAGGED})},
+        # $push keeps input order, so this sort is the order of the lists.
+        {"$sort": {"created_at": -1, "external_id": 1}},
+        {"$group": {"_id": "$customer_id", "ticket_ids": {"$push": "$external_id"}}},
+        {"$project": {"ticket_ids": {"$slice": ["$ticket_ids", AT_RISK_MAX_TICKET_IDS]}}},
     ]
 
 
