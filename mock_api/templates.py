@@ -84,27 +84,29 @@ TEMPLATES: tuple[TicketTemplate, ...] = (
       "I did not authorize the {amount} charge on my card ending {card}. If it is not reversed "
       "today I will dispute it with my bank.",
       "high", "negative", True),
+    # Refund demands and double charges are high: money is leaving the customer (the
+    # ticketsvc contract, issue 4: "strong signals decide").
     # --- medium urgency -----------------------------------------------------------
     T("refund_request", "Refund request for order {order}",
       "I was charged {amount} for the {plan} plan although I cancelled before the renewal. "
       "Please refund me.",
-      "medium", "negative", True),
+      "high", "negative", True),
     T("refund_request", "I want my money back",
       "{product} has been useless for weeks. I want a full refund of {amount}, this is "
       "ridiculous.",
-      "medium", "negative", True),
+      "high", "negative", True),
     T("refund_request", "Refund still not received",
       "You promised a refund of {amount} {days} days ago but it has not arrived yet. Can you "
       "check what happened?",
-      "medium", "negative", True),
+      "high", "negative", True),
     T("double_charge", "Charged twice this month",
       "My card ending {card} was charged twice for invoice {invoice}, {amount} each time. "
       "Please refund the duplicate payment.",
-      "medium", "negative", True),
+      "high", "negative", True),
     T("double_charge", "Duplicate payment for order {order}",
       "It looks like the payment for order {order} went through two times. Could you reverse "
       "one of them?",
-      "medium", "neutral", True),
+      "high", "neutral", True),
     T("broken_feature", "Export to CSV fails",
       "When I export more than {users} rows, {product} shows {error}. It worked fine last week.",
       "medium", "negative", True),
@@ -140,14 +142,15 @@ TEMPLATES: tuple[TicketTemplate, ...] = (
       "We are cancelling our account: too many bugs and slow support. Please confirm and stop "
       "all future charges.",
       "medium", "negative", True),
+    # GDPR and data-protection requests are high: they carry legal deadlines.
     T("gdpr_request", "GDPR data deletion request",
       "Under Article 17 of the GDPR I request the deletion of all personal data you hold about "
       "me, including the account of {name}. Please confirm when it is done.",
-      "medium", "neutral", True),
+      "high", "neutral", True),
     T("gdpr_request", "Request for a copy of my personal data",
       "Please send me a copy of all the personal data you store about me. This is a GDPR "
       "subject access request.",
-      "medium", "neutral", True),
+      "high", "neutral", True),
     T("billing_issue", "Invoice {invoice} shows the wrong amount",
       "Invoice {invoice} says {amount} but we are on the {plan} plan, which should be cheaper. "
       "Can you correct it?",

@@ -49,3 +49,10 @@ def test_upsert_by_the_unique_pair_inserts_once(tickets):
         tickets.update_one({"tenant_id": "a", "external_id": "x"}, {"$inc": {"seen": 1}}, upsert=True)
     assert tickets.count_documents({"tenant_id": "a"}) == 1
     assert tickets.find_one({"tenant_id": "a", "external_id": "x"})["seen"] == 3
+
+
+def test_deleting_documents_frees_their_index_entries(tickets):
+    tickets.insert_many([{"tenant_id": "a", "external_id": str(i)} for i in range(50)])
+    tickets.find_one({"tenant_id": "a", "external_id": "3"})  # builds the table
+    tickets.delete_many({"tenant_id": "a"})
+    assert all(not table for table in tickets._collection._tables.values())

@@ -64,6 +64,8 @@ INDEXES: dict[str, list[IndexModel]] = {
     "api_keys": [
         IndexModel([("key_hash", ASCENDING)], unique=True, name="key_hash"),
         IndexModel([("key_id", ASCENDING)], unique=True, name="key_id"),
+        # GET /admin/api-keys: newest first, key_id breaking ties for stable pages.
+        IndexModel([("created_at", DESCENDING), ("key_id", ASCENDING)], name="created"),
     ],
     "tenants": [],
     "locks": [],
@@ -168,13 +170,28 @@ def _plain_inclusion(projection: Any) -> bool:
         for name, value in projection.items())
 
 
-def _embedded_aggregate(collection: Any, pipeline: list, **_: Any) -> list[dict]:
-    """``aggregate`` for the embedded engine, same results, a fraction of the work.
+# Stages that read or write another collection: a pipeline holding one runs under the lock.
+_CROSS_COLLECTION_STAGES = frozenset({"$lookup", "$graphLookup", "$unionWith", "$out", "$merge"})
+
+
+def _reads_only_its_input(stages: list) -> bool:
+    for stage in stages:
+        for name, spec in stage.items():
+            if name in _CROSS_COLLECTION_STAGES:
+                return False
+            if name == "$facet" and not all(_reads_only_its_input(sub) for sub in spec.values()):
+                return False
+    return True
+
+
+def _embedded_aggregate(collection: Any, pipeline: list, lock: threading.RLock) -> list[dict]:
+    """``aggregate`` for the embedded engine: the same results, a fraction of the work.
 
     mongomock copies the whole collection (every tenant) into the first stage. A real
     server runs a leading ``$match``, and a plain ``$project`` right after it, as an
     index-backed query; run them as a query here too, so only matching documents are
-    copied into the rest of the pipeline."""
+    copied into the rest of the pipeline. Only that read holds the engine lock: the rest
+    works on private copies, so a long aggregation does not stall every other request."""
     from mongomock.aggregate import process_pipeline
 
     stages = list(pipeline)
@@ -184,7 +201,14 @@ def _embedded_aggregate(collection: Any, pipeline: list, **_: Any) -> list[dict]
         criteria = stages.pop(0)["$match"]
         if stages and list(stages[0]) == ["$project"] and _plain_inclusion(stages[0]["$project"]):
             projection = stages.pop(0)["$project"]
-    documents = list(collection.find(criteria, projection))
+    with lock:
+        cursor = collection.find(criteria, projection)
+        # Iterating a mongomock cursor re-slices its result list on every document
+        # (quadratic in the matches); materialise the results once instead.
+        compute = getattr(cursor, "_compute_results", None)
+        documents = list(compute()) if compute is not None else list(cursor)
+        if not _reads_only_its_input(stages):
+            return list(process_pipeline(documents, collection.database, stages, None))
     return list(process_pipeline(documents, collection.database, stages, None))
 
 
@@ -226,8 +250,7 @@ class _LockedCollection:
             collection = self._collection
 
             def call_aggregate(pipeline: list, **kwargs: Any) -> Iterator[dict]:
-                with lock:
-                    return iter(_embedded_aggregate(collection, pipeline, **kwargs))
+                return iter(_embedded_aggregate(collection, pipeline, lock))
             return call_aggregate
 
         if attr in self._MATERIALISE:
@@ -279,7 +302,10 @@ class Database:
         if settings.embedded:
             import mongomock
 
+            from .embedded import install_indexed_collections
+
             self._client = mongomock.MongoClient(tz_aware=True)
+            install_indexed_collections(self._client[settings.mongo_db], list(INDEXES))
             self._engine_lock = threading.RLock()
             self.db = _LockedDatabase(self._client[settings.mongo_db], self._engine_lock)
         else:

@@ -132,6 +132,25 @@ class IndexedCollection(mongomock.Collection):
                 return None
         return keys
 
+    def _delete(self, filter, *args: Any, **kwargs: Any):  # noqa: A002 - mongomock's signature
+        # Unregister what a delete removes, so tables do not keep ids of deleted documents
+        # (an audit trail pruned forever would otherwise grow them without bound).
+        criteria = {} if filter is None else filter if isinstance(filter, dict) else {"_id": filter}
+        doomed = list(self._iter_documents(criteria)) if self._tables else []
+        deleted = super()._delete(filter, *args, **kwargs)
+        for document in doomed:
+            if document["_id"] in self._store:
+                continue
+            for name, table in self._tables.items():
+                fields = [key for key, _ in self._store.indexes[name]["key"]] if name in self._store.indexes else []
+                key = self._key(document, fields) if fields else None
+                ids = table.get(key) if key is not None else None
+                if ids is not None:
+                    ids.discard(document["_id"])
+                    if not ids:
+                        table.pop(key, None)
+        return deleted
+
     def _ensure_uniques(self, new_data):
         hashed = {name for name, _ in self._hash_indexes()}
         for name, fields in self._hash_indexes():
