@@ -3,19 +3,29 @@
 Ingestion only *enqueues*: an upsert keyed by the alert's ``dedupe_key`` (unique index), so
 re-runs, retries and races never create a second alert for the same event. Delivery reads
 from here on its own schedule; nothing about an alert lives only in memory.
+
+Delivery *claims* due alerts with a lease (``lease_until``) and a token (``lease_token``):
+several workers drain the one outbox without sending an alert twice, an alert whose sender
+died is claimed again once its lease lapses, and every outcome write is conditional on the
+token, so a sender whose lease lapsed cannot overwrite what a newer claimant recorded.
 """
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Iterable
 
-from pymongo import UpdateOne
+from pymongo import DESCENDING, UpdateOne
 
 from ..db import Database
 
 PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
 STATUSES = (PENDING, DELIVERED, DEAD)
+# What the API shows of a record (no Mongo _id, no lease bookkeeping).
+PUBLIC_FIELDS = ("tenant_id", "ticket_id", "urgency", "reason", "status", "attempts", "next_attempt_at",
+                 "last_error", "created_at", "delivered_at")
+MAX_ERROR_CHARS = 300
 
 
 @dataclass(frozen=True)
@@ -27,10 +37,22 @@ class Alert:
     dedupe_key: str
 
 
+@dataclass(frozen=True)
+class Claim:
+    """An alert this sender holds until ``lease_until``; ``token`` proves the claim."""
+
+    id: Any
+    token: str
+    lease_until: datetime
+    alert: Alert
+    attempts: int
+
+
 class NotificationOutbox:
     def __init__(self, db: Database):
         self.collection = db.notifications
 
+    # -- ingestion's side ---------------------------------------------------------------
     def enqueue(self, alerts: Iterable[Alert], now: datetime) -> int:
         """Insert the alerts not already queued (one bulk upsert); returns how many are new."""
         ops = [
@@ -59,6 +81,83 @@ class NotificationOutbox:
         result = self.collection.bulk_write(ops, ordered=False)
         return result.upserted_count
 
+    # -- delivery's side ----------------------------------------------------------------
+    def claim(self, now: datetime, lease_s: float, limit: int) -> list[Claim]:
+        """Lease up to ``limit`` due alerts, oldest first, to the caller.
+
+        One query picks candidates, one update takes those still pending, due and unleased
+        (each document is matched atomically, so concurrent claimers never take the same
+        alert: they just get fewer), one query reads back what this claim's token won.
+        """
+        due = _due(now)
+        candidates = [doc["_id"] for doc in
+                      self.collection.find(due, {"_id": 1}).sort([("created_at", 1), ("_id", 1)]).limit(limit)]
+        if not candidates:
+            return []
+        token = uuid.uuid4().hex
+        lease_until = now + timedelta(seconds=lease_s)
+        taken = self.collection.update_many({"_id": {"$in": candidates}, **due},
+                                            {"$set": {"lease_until": lease_until, "lease_token": token}})
+        if taken.modified_count == 0:
+            return []
+        won = self.collection.find({"_id": {"$in": candidates}, "lease_token": token},
+                                   {"lease_until": 0, "lease_token": 0})
+        order = {doc_id: position for position, doc_id in enumerate(candidates)}
+        return sorted(
+            (Claim(doc["_id"], token, lease_until,
+                   Alert(doc["tenant_id"], doc["ticket_id"], doc["urgency"], doc["reason"], doc["dedupe_key"]),
+                   doc["attempts"]) for doc in won),
+            key=lambda claim: order[claim.id],
+        )
+
+    def complete(self, claim: Claim, now: datetime) -> bool:
+        """Mark the claimed alert delivered (one more attempt); False if the claim was lost."""
+        return self._settle(claim, {"status": DELIVERED, "attempts": claim.attempts + 1, "delivered_at": now})
+
+    def retry(self, claim: Claim, error: str, at: datetime) -> bool:
+        """Record a failed attempt and make the alert due again ``at``; False if the claim was lost."""
+        return self._settle(claim, {"attempts": claim.attempts + 1, "last_error": _short(error),
+                                    "next_attempt_at": at})
+
+    def bury(self, claim: Claim, error: str) -> bool:
+        """Record a final failed attempt: the alert ends ``dead``; False if the claim was lost."""
+        return self._settle(claim, {"status": DEAD, "attempts": claim.attempts + 1, "last_error": _short(error)})
+
+    def release(self, claim: Claim, at: datetime) -> bool:
+        """Give the alert back unsent, due ``at``, without spending an attempt."""
+        return self._settle(claim, {"next_attempt_at": at})
+
+    def _settle(self, claim: Claim, fields: dict[str, Any]) -> bool:
+        result = self.collection.update_one(
+            {"_id": claim.id, "status": PENDING, "lease_token": claim.token},
+            {"$set": {**fields, "lease_until": None, "lease_token": None}},
+        )
+        return result.modified_count == 1
+
+    # -- reading --------------------------------------------------------------------------
+    def list_for_tenant(self, tenant_id: str, status: str | None, page: int, page_size: int) -> tuple[list[dict], int]:
+        """One page of a tenant's alerts, newest first, and the total matching."""
+        criteria: dict[str, Any] = {"tenant_id": tenant_id}
+        if status is not None:
+            criteria["status"] = status
+        total = self.collection.count_documents(criteria)
+        rows = list(
+            self.collection.find(criteria, {"_id": 0, **{name: 1 for name in PUBLIC_FIELDS}})
+            .sort([("created_at", DESCENDING), ("_id", DESCENDING)])
+            .skip((page - 1) * page_size).limit(page_size)
+        )
+        return rows, total
+
     def counts(self, tenant_id: str | None = None) -> dict[str, int]:
         criteria: dict[str, Any] = {} if tenant_id is None else {"tenant_id": tenant_id}
         return {status: self.collection.count_documents({**criteria, "status": status}) for status in STATUSES}
+
+
+def _due(now: datetime) -> dict[str, Any]:
+    """Pending, due, and not leased to a live sender."""
+    return {"status": PENDING, "next_attempt_at": {"$lte": now},
+            "$or": [{"lease_until": None}, {"lease_until": {"$lte": now}}]}
+
+
+def _short(error: str) -> str:
+    return error if len(error) <= MAX_ERROR_CHARS else error[:MAX_ERROR_CHARS - 1] + "…"
