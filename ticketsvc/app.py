@@ -10,8 +10,9 @@ import swagger_ui_bundle
 from flask import Flask, g, request, send_from_directory
 from flask_smorest import Api
 
+from .auth import AccessDocsPlugin, install_access_guard
 from .clock import Clock
-from .config import Settings
+from .config import ConfigError, Settings
 from .db import Database
 from .errors import register_error_handlers
 from .logging_setup import configure_logging
@@ -46,10 +47,17 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     runtime = Runtime(settings, database=database, clock=clock)
     runtime.db.ensure_indexes()
     app.extensions["ticketsvc"] = runtime
+    try:
+        runtime.access.check_startup()  # AUTH_MODE=keys with no admin key at all: refuse to start
+    except ConfigError:
+        runtime.stop()
+        raise
 
-    api = Api(app, spec_kwargs={"info": {"description": "Multi-tenant support-ticket service"}})
+    api = Api(app, spec_kwargs={"info": {"description": "Multi-tenant support-ticket service"},
+                                "extra_plugins": [AccessDocsPlugin()]})
     register_error_handlers(app)
     _register_request_hooks(app)
+    install_access_guard(app)  # after the request id is assigned, before any view
 
     from .api import register_blueprints
 

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import logging
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from .analytics import TenantStats
+from .auth import AccessControl, ApiKeyStore
 from .clock import Clock, SystemClock
 from .config import Settings
 from .db import Database
@@ -20,6 +23,7 @@ from .http import build_session
 from .ingestion.jobs import IngestionService
 from .ingestion.ratelimit import SlidingWindowLimiter
 from .ingestion.upstream import UpstreamClient
+from .notifications.delivery import NotificationDelivery, build_notify_breaker
 from .notifications.outbox import NotificationOutbox
 
 log = logging.getLogger(__name__)
@@ -41,6 +45,14 @@ class Runtime:
         )
         self.upstream = UpstreamClient(settings, self.http, self.limiter)
         self.ingestion = IngestionService(settings, self.db, self.clock, self.upstream, self.classifier, self.outbox)
+        self.notify_breaker = build_notify_breaker(self.db.circuit_breakers, settings)
+        self.circuit_breakers = {self.notify_breaker.name: self.notify_breaker}
+        self.notify_pool = ThreadPoolExecutor(max_workers=settings.notify_concurrency, thread_name_prefix="notify")
+        self.delivery = NotificationDelivery(settings, self.outbox, self.notify_breaker, self.http,
+                                             self.notify_pool, self.clock)
+        self.stats = TenantStats(self.db, self.clock)
+        self.api_keys = ApiKeyStore(self.db, self.clock, admin_key_configured=settings.admin_api_key is not None)
+        self.access = AccessControl(settings, self.api_keys, self.ingestion)
         self.scheduler: BackgroundScheduler | None = None
         self._stop_hooks: list[Callable[[], None]] = []
         self._background_lock = threading.Lock()
@@ -64,7 +76,10 @@ class Runtime:
 
     def periodic_jobs(self) -> list[tuple[str, Callable[[], None], float]]:
         """(id, function, interval seconds) of every periodic job this process runs."""
-        jobs = [("ingestion-reaper", self.ingestion.reap, self.settings.reaper_interval_s)]
+        jobs = [
+            ("ingestion-reaper", self.ingestion.reap, self.settings.reaper_interval_s),
+            ("notify-drain", self.delivery.tick, self.settings.notify_poll_s),
+        ]
         if self.settings.sync_interval_s > 0:
             jobs.append(("tenant-sync", self.ingestion.sync_due_tenants, min(self.settings.sync_interval_s, 30.0)))
         return jobs
@@ -89,6 +104,8 @@ class Runtime:
         if scheduler is not None:
             scheduler.shutdown(wait=True)
         self.ingestion.shutdown(timeout=self.shutdown_timeout_s)
+        self.delivery.stop()
+        self.notify_pool.shutdown(wait=True)  # sends in flight end within their timeout
         for hook in reversed(self._stop_hooks):
             try:
                 hook()

@@ -5,7 +5,7 @@ from flask_smorest import Api
 
 
 def register_blueprints(api: Api) -> None:
-    from . import health, ingest
+    from . import api_keys, classify, health, ingest, notifications, stats, tickets
 
-    for module in (health, ingest):
+    for module in (health, ingest, tickets, classify, notifications, stats, api_keys):
         api.register_blueprint(module.blp)
