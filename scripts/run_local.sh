@@ -8,7 +8,12 @@ export AUTH_MODE="${AUTH_MODE:-off}"
 export EXTERNAL_API_URL="${EXTERNAL_API_URL:-http://127.0.0.1:9000}"
 export MONGO_URL="${MONGO_URL:-mongomock://}"
 
-"$BIN/python" -m mock_api --host 127.0.0.1 --port 9000 &
+# The demo's upstream alerts endpoint fails one ticket in ten once (a realistic mode).
+# MOCK_ARGS="" gives the brief's harsh default (every ticket's first two attempts fail,
+# so the breaker keeps tripping and alerts arrive slowly, about ten a minute).
+MOCK_ARGS="${MOCK_ARGS---notify-fail-share 0.1 --notify-fail-first-attempts 1}"
+# shellcheck disable=SC2086
+"$BIN/python" -m mock_api --host 127.0.0.1 --port 9000 --quiet $MOCK_ARGS &
 MOCK_PID=$!
 "$BIN/gunicorn" -c gunicorn.conf.py wsgi:app &
 APP_PID=$!
