@@ -115,10 +115,13 @@ class IngestionService:
             }
             try:
                 self.db.ingestion_logs.insert_one(dict(record))
+                # Any run resets the tenant's periodic timer: the next scheduled sync is one
+                # interval after the latest run, not right after the first one.
                 self.db.tenants.update_one(
                     {"_id": tenant_id},
-                    {"$set": {"last_run_started_at": now},
-                     "$setOnInsert": {"first_seen_at": now, "data_version": 0, "next_sync_at": now}},
+                    {"$set": {"last_run_started_at": now,
+                              "next_sync_at": now + timedelta(seconds=self.settings.sync_interval_s)},
+                     "$setOnInsert": {"first_seen_at": now, "data_version": 0}},
                     upsert=True,
                 )
                 context = RunContext(job_id, tenant_id, now, last_heartbeat=now)
