@@ -72,7 +72,7 @@ class StatsQuery:
     created_to: datetime | None = None
 
     def __post_init__(self) -> None:
-        if not isinstance(self.tenant_id, str) or not _TENANT_RE.match(self.tenant_id):
+        if not isinstance(self.tenant_id, str) or not _TENANT_RE.fullmatch(self.tenant_id):
             raise ValueError(f"invalid tenant id {self.tenant_id!r}")
         for name in ("created_from", "created_to"):
             value = getattr(self, name)

@@ -8,7 +8,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 
 from ..auth import current_principal
 from ..auth.keys import KEY_ID_PATTERN, NAME_MAX_CHARS
-from .schemas import TENANT_ID, PageQuerySchema, PageSchema, Timestamp
+from .schemas import TENANT_ID, FullMatch, PageQuerySchema, PageSchema, Timestamp
 
 blp = Blueprint("api_keys", __name__, url_prefix="/admin/api-keys",
                 description="API keys: tenant keys reach one tenant, admin keys everything")
@@ -84,7 +84,7 @@ class ApiKeyListQuerySchema(PageQuerySchema):
 
 
 class KeyPathSchema(Schema):
-    key_id = fields.String(required=True, validate=validate.Regexp(KEY_ID_PATTERN, error="must be a key id"))
+    key_id = fields.String(required=True, validate=FullMatch(KEY_ID_PATTERN, error="must be a key id"))
 
 
 @blp.route("")

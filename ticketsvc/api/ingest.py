@@ -6,11 +6,11 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from .schemas import PageSchema, TenantPageQuerySchema, TenantQuerySchema, Timestamp
+from .schemas import FullMatch, PageSchema, TenantPageQuerySchema, TenantQuerySchema, Timestamp
 
 blp = Blueprint("ingest", __name__, url_prefix="/ingest", description="Ingestion runs")
 
-JOB_ID = validate.Regexp(r"^[A-Za-z0-9_-]{1,64}$", error="must be a job id")
+JOB_ID = FullMatch(r"^[A-Za-z0-9_-]{1,64}$", error="must be a job id")
 
 
 def _service():

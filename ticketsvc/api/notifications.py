@@ -9,7 +9,7 @@ from marshmallow import Schema, fields, validate
 from ..errors import NotFound
 from ..notifications.breaker import CLOSED, HALF_OPEN, OPEN
 from ..notifications.outbox import STATUSES
-from .schemas import PageSchema, TenantPageQuerySchema, Timestamp
+from .schemas import FullMatch, PageSchema, TenantPageQuerySchema, Timestamp
 
 blp = Blueprint("notifications", __name__, description="High-urgency alerts and the notify circuit breaker")
 
@@ -40,7 +40,7 @@ class NotificationsSchema(PageSchema):
 
 
 class CircuitPathSchema(Schema):
-    name = fields.String(required=True, validate=validate.Regexp(r"^[a-z0-9_-]{1,32}$"))
+    name = fields.String(required=True, validate=FullMatch(r"^[a-z0-9_-]{1,32}$"))
 
 
 class CircuitSchema(Schema):

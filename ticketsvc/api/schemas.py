@@ -1,11 +1,24 @@
 """Marshmallow schemas shared by every blueprint: tenant ids, paging, time fields."""
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate
 
 from ..config import TENANT_ID_PATTERN
 
-TENANT_ID = validate.Regexp(TENANT_ID_PATTERN, error="must match " + TENANT_ID_PATTERN.replace("{", "{{").replace("}", "}}"))
+
+class FullMatch(validate.Regexp):
+    """``validate.Regexp`` that needs the whole value to match. Python's ``$`` also matches
+    before a trailing newline, so ``^...$`` alone lets ``"tenant_a\n"`` through as a distinct
+    tenant (its own lock, runs, and a row in ``tenants`` re-synced forever). The pattern is
+    still published in /openapi.json, where ``$`` has its strict (ECMA 262) meaning."""
+
+    def __call__(self, value):
+        if self.regex.fullmatch(value) is None:
+            raise ValidationError(self._format_error(value))
+        return value
+
+
+TENANT_ID = FullMatch(TENANT_ID_PATTERN, error="must match " + TENANT_ID_PATTERN.replace("{", "{{").replace("}", "}}"))
 MAX_PAGE = 1_000_000
 
 

@@ -14,14 +14,14 @@ from marshmallow import RAISE, Schema, fields, validate
 from ..errors import NotFound
 from ..tickets.queries import SENTIMENTS, URGENCIES, Page, PageRequest, TicketFilters
 from ..tickets.repository import TicketRepository
-from .schemas import PageSchema, TenantPageQuerySchema, TenantQuerySchema, Timestamp
+from .schemas import FullMatch, PageSchema, TenantPageQuerySchema, TenantQuerySchema, Timestamp
 
 blp = Blueprint("tickets", __name__, url_prefix="/tickets", description="A tenant's tickets (read-only)")
 
 # Free-text filters (status, source) are matched exactly against stored values; the
 # charset keeps them printable and unambiguous in a URL (inner spaces allowed, e.g. "on hold").
 SAFE_TOKEN_PATTERN = r"^[A-Za-z0-9_.:-](?:[A-Za-z0-9 _.:-]{0,62}[A-Za-z0-9_.:-])?$"
-SAFE_TOKEN = validate.Regexp(SAFE_TOKEN_PATTERN, error="must be 1-64 characters of letters, digits, space, _ . : -")
+SAFE_TOKEN = FullMatch(SAFE_TOKEN_PATTERN, error="must be 1-64 characters of letters, digits, space, _ . : -")
 # The upstream's own bound on ticket ids (ingestion rejects longer ones).
 TICKET_ID = validate.Length(min=1, max=128)
 

@@ -115,7 +115,7 @@ class ApiKeyStore:
             raise Unprocessable(f"must be 1-{NAME_MAX_CHARS} printable characters", field="name", location="json")
         if admin and tenant_id is not None:
             raise Unprocessable("give either tenant_id or admin: true, not both", field="admin", location="json")
-        if not admin and (tenant_id is None or not _TENANT_RE.match(tenant_id)):
+        if not admin and (tenant_id is None or not _TENANT_RE.fullmatch(tenant_id)):
             raise Unprocessable("a tenant id (" + TENANT_ID_PATTERN + "), or admin: true",
                                 field="tenant_id", location="json")
         secret = generate_key()

@@ -32,7 +32,7 @@ _HISTORY_VIEW = {"_id": 0, "tenant_id": 0}
 
 class TicketRepository:
     def __init__(self, db: Database, tenant_id: str):
-        if not isinstance(tenant_id, str) or not _TENANT_RE.match(tenant_id):
+        if not isinstance(tenant_id, str) or not _TENANT_RE.fullmatch(tenant_id):
             raise ValueError(f"invalid tenant id {tenant_id!r}")
         self.db = db
         self.tenant_id = tenant_id
