@@ -247,6 +247,7 @@ def trend_pipeline(repo: TicketRepository, hour: datetime) -> list[dict]:
     window = {"created_at": {"$gte": hour - timedelta(hours=TREND_HOURS - 1), "$lt": hour + timedelta(hours=1)}}
     return [
         {"$match": repo.live(window)},
+        {"$project": {"_id": 0, "created_at": 1}},
         {"$group": {"_id": {"$hour": "$created_at"}, "count": {"$sum": 1}}},
     ]
 
