@@ -61,6 +61,11 @@ def worker_exit(server, worker):
     app = getattr(worker, "wsgi", None)
     if app is not None and "ticketsvc" in getattr(app, "extensions", {}):
         app.extensions["ticketsvc"].stop()
+
+
+def child_exit(server, worker):
+    """In the master, after a worker exited for any reason (also a crash or SIGKILL, when
+    worker_exit never runs): drop its live gauges from /metrics."""
     from ticketsvc.metrics import mark_process_dead
 
     mark_process_dead(worker.pid)

@@ -59,9 +59,10 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     _register_request_hooks(app)
     install_access_guard(app)  # after the request id is assigned, before any view
 
-    from .api import register_blueprints
+    from .api import register_blueprints, register_pages
 
     register_blueprints(api)
+    register_pages(app)
 
     @app.get("/docs/static/<path:filename>")
     def swagger_static(filename: str):
@@ -77,16 +78,29 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
 
 def _register_request_hooks(app: Flask) -> None:
     access = logging.getLogger("ticketsvc.access")
+    metrics = app.extensions["ticketsvc"].metrics
 
     @app.before_request
     def assign_request_id():
         incoming = request.headers.get("X-Request-ID", "")
         g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex[:16]
         g.started = time.perf_counter()
+        metrics.request_started()
+        g.counted_in_progress = True
 
     @app.after_request
     def log_request(response):
         response.headers["X-Request-ID"] = g.get("request_id", "-")
-        elapsed_ms = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000.0
-        access.info("%s %s %s %.1fms", request.method, request.path, response.status_code, elapsed_ms)
+        elapsed_s = time.perf_counter() - g.get("started", time.perf_counter())
+        access.info("%s %s %s %.1fms", request.method, request.path, response.status_code, elapsed_s * 1000.0)
+        # Labelled by the route template, never the raw path: ids in paths would make
+        # every ticket a new time series.
+        metrics.observe_request(request.method, request.url_rule.rule if request.url_rule else None,
+                                request.endpoint, response.status_code, elapsed_s)
         return response
+
+    @app.teardown_request
+    def finish_in_progress(_error):
+        # teardown runs for every request that began, also when a hook or a view raised.
+        if g.pop("counted_in_progress", False):
+            metrics.request_finished()

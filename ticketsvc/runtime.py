@@ -23,6 +23,7 @@ from .http import build_session
 from .ingestion.jobs import IngestionService
 from .ingestion.ratelimit import SlidingWindowLimiter
 from .ingestion.upstream import UpstreamClient
+from .metrics import ServiceMetrics, SharedStateCollector
 from .notifications.delivery import NotificationDelivery, build_notify_breaker
 from .notifications.outbox import NotificationOutbox
 
@@ -37,19 +38,23 @@ class Runtime:
         self.db = database or Database(settings)
         self.http = build_session(pool_size=max(8, settings.ingest_workers + settings.notify_concurrency + 4))
         self.classifier = load_classifier(settings.classifier_rules_path)
+        self.metrics = ServiceMetrics(settings)
         self.outbox = NotificationOutbox(self.db)
         self.limiter = SlidingWindowLimiter(
             self.db.rate_limits, self.clock, name="external_api",
             calls=settings.rate_limit_calls, window_s=settings.rate_limit_window_s,
             in_flight_s=settings.http_connect_timeout_s + settings.http_read_timeout_s,
         )
-        self.upstream = UpstreamClient(settings, self.http, self.limiter)
-        self.ingestion = IngestionService(settings, self.db, self.clock, self.upstream, self.classifier, self.outbox)
+        self.upstream = UpstreamClient(settings, self.http, self.limiter, metrics=self.metrics)
+        self.ingestion = IngestionService(settings, self.db, self.clock, self.upstream, self.classifier, self.outbox,
+                                          on_finished=self.metrics.ingestion_finished)
         self.notify_breaker = build_notify_breaker(self.db.circuit_breakers, settings)
         self.circuit_breakers = {self.notify_breaker.name: self.notify_breaker}
         self.notify_pool = ThreadPoolExecutor(max_workers=settings.notify_concurrency, thread_name_prefix="notify")
         self.delivery = NotificationDelivery(settings, self.outbox, self.notify_breaker, self.http,
-                                             self.notify_pool, self.clock)
+                                             self.notify_pool, self.clock, on_outcome=self.metrics.delivery_outcome)
+        # Shared state is read from MongoDB when /metrics is scraped, so every worker agrees.
+        self.metrics.add_scrape_collector(SharedStateCollector(self.circuit_breakers, self.outbox, self.clock))
         self.stats = TenantStats(self.db, self.clock)
         self.api_keys = ApiKeyStore(self.db, self.clock, admin_key_configured=settings.admin_api_key is not None)
         self.access = AccessControl(settings, self.api_keys, self.ingestion)

@@ -8,7 +8,8 @@ listed, so a new endpoint is decided here, on purpose, not forgotten.
 Adding an endpoint: add its endpoint name (``"<blueprint>.<MethodView class>"``, or the
 function's name for a plain route) with one of the rules below. ``/metrics`` stays
 admin-only (the default; a Prometheus scrape config sends the key as a bearer token);
-``/dashboard/<tenant_id>`` takes ``TENANT_IN_PATH``.
+``/dashboard/<tenant_id>`` is an open page shell whose figures come from the
+tenant-scoped JSON endpoints.
 """
 from __future__ import annotations
 
@@ -74,6 +75,10 @@ POLICY: Mapping[str, Rule] = MappingProxyType({
     # Flask's static folder serves files shipped with the code (page scripts, styles), never
     # data; browsers fetch them without an Authorization header.
     "static": PUBLIC,
+    # The dashboard page is a shell holding no tenant data (a browser cannot send a bearer
+    # key when it navigates); its script fetches the figures from the tenant-scoped JSON
+    # endpoints below with the caller's key, and those decide (see api/dashboard.py).
+    "dashboard.page": PUBLIC,
 
     # A tenant's data: that tenant's keys, or an admin key.
     "ingest.Run": TENANT_IN_QUERY,
@@ -96,6 +101,7 @@ POLICY: Mapping[str, Rule] = MappingProxyType({
     # Operations: change shared state or see every tenant. Admin is also the default;
     # listed anyway so the table reads as the whole policy.
     "notifications.CircuitReset": ADMIN,
+    "metrics.Metrics": ADMIN,  # every tenant's figures; Prometheus sends a bearer token
     "api_keys.ApiKeys": ADMIN,
     "api_keys.ApiKey": ADMIN,
 })

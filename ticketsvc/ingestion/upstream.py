@@ -12,13 +12,16 @@ from __future__ import annotations
 import logging
 import random
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import quote
 
 import requests
 
 from ..config import Settings
 from .ratelimit import SlidingWindowLimiter
+
+if TYPE_CHECKING:
+    from ..metrics import ServiceMetrics
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +60,7 @@ class UpstreamClient:
     session: requests.Session
     limiter: SlidingWindowLimiter
     rng: random.Random = field(default_factory=random.Random)
+    metrics: "ServiceMetrics | None" = None  # counts calls and waits for /metrics
 
     # -- the three endpoints ----------------------------------------------------------
     def fetch_page(self, tenant_id: str, page: int, wait: Callable[[float], None], stats: CallStats) -> Page:
@@ -102,6 +106,8 @@ class UpstreamClient:
                 response, problem, body = None, f"{type(exc).__name__}", None
             finally:
                 permit.release()
+            if self.metrics is not None:
+                self.metrics.upstream_call(path, None if response is None else response.status_code, problem is None)
 
             if response is not None and response.status_code == 429:
                 rate_limited += 1
@@ -122,6 +128,8 @@ class UpstreamClient:
             log.warning("upstream %s failed (%s), attempt %d/%d, retrying in %.2fs",
                         path, problem, failures, self.settings.http_max_attempts, delay)
             stats.retries += 1
+            if self.metrics is not None:
+                self.metrics.upstream_waited("backoff", delay)
             self._wait(wait, delay, stats)
 
     @staticmethod
@@ -152,6 +160,8 @@ class UpstreamClient:
 
     def _acquire(self, wait: Callable[[float], None], stats: CallStats):
         def timed_wait(seconds: float) -> None:
+            if self.metrics is not None:
+                self.metrics.upstream_waited("rate_limit", seconds)
             self._wait(wait, seconds, stats)
 
         return self.limiter.acquire(timed_wait)

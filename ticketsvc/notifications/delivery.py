@@ -24,6 +24,7 @@ import time
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Callable
 
 import requests
 
@@ -95,8 +96,11 @@ class DrainStats:
 
 class NotificationDelivery:
     def __init__(self, settings: Settings, outbox: NotificationOutbox, breaker: CircuitBreaker,
-                 http: requests.Session, pool: Executor, clock: Clock, backoff: Backoff | None = None):
+                 http: requests.Session, pool: Executor, clock: Clock, backoff: Backoff | None = None,
+                 on_outcome: Callable[[str], None] | None = None):
         self.outbox = outbox
+        # Told what became of each claimed alert (the DrainStats field names), e.g. for metrics.
+        self.on_outcome = on_outcome
         self.breaker = breaker
         self.http = http
         self.pool = pool
@@ -176,7 +180,10 @@ class NotificationDelivery:
     # -- one alert -----------------------------------------------------------------------
     def _deliver(self, claim: Claim, stats: DrainStats) -> None:
         try:
-            stats.add(self._deliver_one(claim))
+            outcome = self._deliver_one(claim)
+            stats.add(outcome)
+            if self.on_outcome is not None:
+                self.on_outcome(outcome)
         except Exception:  # the claim's lease lapses and another sender picks the alert up
             log.exception("delivering %s failed unexpectedly", claim.alert.dedupe_key)
 
