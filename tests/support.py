@@ -38,3 +38,32 @@ def upstream_total(mock, tenant_id: str) -> int:
 def ingest(runtime, tenant_id: str, timeout: float = 60.0) -> dict:
     """Run one ingestion to its end and return the final record."""
     return wait_for_job(runtime, runtime.ingestion.start(tenant_id)["job_id"], timeout)
+
+
+def stored_ticket(tenant_id: str, external_id: str, created_at, **fields) -> dict:
+    """A ticket document in the exact shape ingestion stores (ticketsvc/ingestion/sync.py).
+    The subject names its tenant, so a leaked ticket is recognisable even though the same
+    external id exists in several tenants."""
+    from datetime import timedelta
+
+    doc = {
+        "tenant_id": tenant_id,
+        "external_id": external_id,
+        "source": "email",
+        "customer_id": "cust-1",
+        "subject": f"{tenant_id}/{external_id}",
+        "message": "It broke",
+        "status": "open",
+        "created_at": created_at,
+        "updated_at": created_at + timedelta(minutes=5),
+        "urgency": "low",
+        "sentiment": "neutral",
+        "requires_action": False,
+        "keywords": [],
+        "classification": {"reasons": ["seeded"], "version": "test-1"},
+        "ingested_at": created_at + timedelta(minutes=10),
+        "synced_at": created_at + timedelta(minutes=10),
+        "last_seen_job": "job-seed",
+    }
+    doc.update(fields)
+    return doc

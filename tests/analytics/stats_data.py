@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+from support import stored_ticket
+
 # Mid-hour on purpose: the current trend bucket is 14:00, not "now".
 NOW = datetime(2026, 3, 10, 14, 37, 12, tzinfo=timezone.utc)
 
@@ -14,27 +16,7 @@ def at(text: str) -> datetime:
 
 
 def ticket_doc(tenant_id: str, external_id: str, created_at: datetime, **fields) -> dict:
-    doc = {
-        "tenant_id": tenant_id,
-        "external_id": external_id,
-        "source": "email",
-        "customer_id": "cust-1",
-        "subject": f"{tenant_id}/{external_id}",
-        "message": "It broke",
-        "status": "open",
-        "created_at": created_at,
-        "updated_at": created_at + timedelta(minutes=5),
-        "urgency": "low",
-        "sentiment": "neutral",
-        "requires_action": False,
-        "keywords": [],
-        "classification": {"reasons": ["seeded"], "version": "test-1"},
-        "ingested_at": created_at + timedelta(minutes=10),
-        "synced_at": created_at + timedelta(minutes=10),
-        "last_seen_job": "job-seed",
-    }
-    doc.update(fields)
-    return doc
+    return stored_ticket(tenant_id, external_id, created_at, **fields)
 
 
 def acme_tickets() -> list[dict]:

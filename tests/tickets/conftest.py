@@ -6,34 +6,14 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from support import stored_ticket
+
 T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=timezone.utc)
 
 
 def ticket_doc(tenant_id: str, external_id: str, *, created_at: datetime | None = None, **fields) -> dict:
-    """A stored ticket. The subject names its tenant so a leaked ticket is recognisable
-    even though the same external id exists in several tenants."""
-    created_at = created_at or T0
-    doc = {
-        "tenant_id": tenant_id,
-        "external_id": external_id,
-        "source": "email",
-        "customer_id": "cust-1",
-        "subject": f"{tenant_id}/{external_id}",
-        "message": "Printer on fire",
-        "status": "open",
-        "created_at": created_at,
-        "updated_at": created_at + timedelta(minutes=5),
-        "urgency": "low",
-        "sentiment": "neutral",
-        "requires_action": False,
-        "keywords": [],
-        "classification": {"reasons": ["no rule matched"], "version": "test-1"},
-        "ingested_at": created_at + timedelta(minutes=10),
-        "synced_at": created_at + timedelta(minutes=10),
-        "last_seen_job": "job-seed",
-    }
-    doc.update(fields)
-    return doc
+    """A stored ticket (see ``support.stored_ticket``), created at ``T0`` unless told."""
+    return stored_ticket(tenant_id, external_id, created_at or T0, **fields)
 
 
 def history_doc(tenant_id: str, ticket_id: str, action: str, recorded_at: datetime, **fields) -> dict:
