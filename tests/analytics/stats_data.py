@@ -2,7 +2,7 @@
 stores them (see ticketsvc/ingestion/sync.py)."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 from support import stored_ticket
 

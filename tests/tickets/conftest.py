@@ -2,7 +2,7 @@
 (see ticketsvc/ingestion/sync.py), inserted directly so each test states its own data."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import pytest
 
