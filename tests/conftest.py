@@ -11,6 +11,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -145,7 +146,11 @@ class GunicornService:
             [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
             cwd=ROOT, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )
-        self.output = ""
+        # Drain the output as it comes: once 64 KiB of log sit unread in the pipe, every
+        # thread of the service that logs (each request does) blocks on the write.
+        self._lines: list[str] = []
+        self._reader = threading.Thread(target=self._drain, name=f"gunicorn-output:{self.port}", daemon=True)
+        self._reader.start()
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -156,12 +161,17 @@ class GunicornService:
             except requests.RequestException:
                 time.sleep(0.1)
         self.stop()
-        raise RuntimeError("gunicorn did not answer /health within 30 s:\n" + self.output)
+        raise RuntimeError("gunicorn did not answer /health within 30 s:\n" + self.read_output())
+
+    def _drain(self) -> None:
+        for line in self.process.stdout:
+            self._lines.append(line)
 
     def read_output(self) -> str:
-        if self.process.stdout is not None and self.process.poll() is not None:
-            self.output += self.process.stdout.read()
-        return self.output
+        """What the server printed so far (all of it once it has exited)."""
+        if self.process.poll() is not None:
+            self._reader.join(timeout=5)
+        return "".join(self._lines)
 
     def stop(self, timeout: float = 20) -> int:
         if self.process.poll() is None:
