@@ -9,6 +9,7 @@ import uuid
 import swagger_ui_bundle
 from flask import Flask, g, request, send_from_directory
 from flask_smorest import Api
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from .auth import AccessDocsPlugin, install_access_guard
 from .clock import Clock
@@ -87,6 +88,14 @@ def _register_request_hooks(app: Flask) -> None:
         g.started = time.perf_counter()
         metrics.request_started()
         g.counted_in_progress = True
+
+    @app.before_request
+    def refuse_oversized_body():
+        # Flask enforces MAX_CONTENT_LENGTH only when a view reads the body: an endpoint
+        # that ignores its body (POST /ingest/run, any GET) would accept, and the server
+        # drain, a body of any declared size. Refuse it before anything else runs.
+        if request.content_length is not None and request.content_length > app.config["MAX_CONTENT_LENGTH"]:
+            raise RequestEntityTooLarge()
 
     @app.after_request
     def log_request(response):

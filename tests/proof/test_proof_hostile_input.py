@@ -333,3 +333,13 @@ def test_a_body_over_max_request_bytes_is_a_json_413_on_every_operation_that_tak
     just_under = json.dumps({"subject": "s", "message": "m" * 19_000})
     assert client.post("/classify", data=just_under, content_type="application/json",
                        headers=headers).status_code == 200
+
+
+@pytest.mark.parametrize("method, path", [("post", "/ingest/run?tenant_id=tenant_a"), ("get", "/tickets?tenant_id=tenant_a"),
+                                          ("get", "/health"), ("delete", "/ingest/" + "0" * 32)])
+def test_a_body_over_max_request_bytes_is_a_json_413_also_where_the_body_is_never_read(client, database, method, path):
+    limit = client.application.extensions["ticketsvc"].settings.max_request_bytes
+    response = client.open(path, method=method.upper(), data=b"x" * (limit + 1), content_type="application/octet-stream")
+    assert response.status_code == 413, (path, response.status_code)
+    assert response.is_json and response.get_json()["code"] == 413 and response.get_json()["message"]
+    assert database.ingestion_logs.count_documents({}) == 0  # refused before any work
