@@ -40,7 +40,8 @@ def test_second_run_adds_and_changes_nothing(runtime, database):
 
 def test_concurrent_starts_across_two_workers_give_exactly_one_202(make_app, mock_upstream):
     mock_upstream.admin("POST", "/admin/faults", json={"latency_s": 0.05})  # keep the winner running
-    apps = [make_app(), make_app()]
+    # Small pools: requests that lose the race must not be turned away as "pool full".
+    apps = [make_app(ingest_workers=2), make_app(ingest_workers=2)]
     clients = [a.test_client() for a in apps]
     barrier = threading.Barrier(20)
     answers = []
@@ -88,6 +89,19 @@ def test_parallel_tenants_across_two_workers_stay_within_the_upstream_limit():
     assert report["max_calls_in_window"] <= 10
     assert report["calls"] == sum(r["http"]["calls"] for r in records)
     assert sum(r["counts"]["new"] for r in records) == 800
+
+
+def test_a_full_ingestion_pool_answers_503_with_retry_after(make_app, mock_upstream):
+    app = make_app(ingest_workers=1)
+    client = app.test_client()
+    mock_upstream.admin("POST", "/admin/faults", json={"latency_s": 0.2})
+    running = client.post("/ingest/run?tenant_id=tenant_a")
+    assert running.status_code == 202
+    refused = client.post("/ingest/run?tenant_id=tenant_b")
+    assert refused.status_code == 503 and refused.is_json and refused.headers["Retry-After"]
+    assert client.get("/ingest/status?tenant_id=tenant_b").get_json()["job"] is None  # nothing half-started
+    app.extensions["ticketsvc"].ingestion.cancel(running.get_json()["job_id"])
+    wait_for_job(app.extensions["ticketsvc"], running.get_json()["job_id"])
 
 
 def test_a_429_storm_is_waited_out_and_counted(runtime, mock_upstream, database):

@@ -38,6 +38,7 @@ FINAL_STATUSES = (COMPLETED, FAILED, CANCELLED, ABANDONED)
 TRIGGERS = ("api", "schedule", "cli")
 WAIT_SLICE_S = 0.25
 MAX_PAGES = 100_000
+CAPACITY_WAIT_S = 1.0
 MAX_SINGLE_CHECKS = 50  # single-ticket confirmations of a deletion per run (each costs budget)
 
 
@@ -96,7 +97,9 @@ class IngestionService:
         """
         if self._closed:
             raise Unavailable("this worker is shutting down; retry", retry_after=1)
-        if not self._capacity.acquire(blocking=False):
+        # Wait a moment for a slot: concurrent requests that lose the lease race hold one
+        # only for a few milliseconds, and must not make a caller see 503 instead of 409.
+        if not self._capacity.acquire(timeout=CAPACITY_WAIT_S):
             raise Unavailable("ingestion capacity of this worker is full; retry shortly", retry_after=5)
         job_id = uuid.uuid4().hex
         try:
