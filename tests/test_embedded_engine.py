@@ -56,3 +56,18 @@ def test_deleting_documents_frees_their_index_entries(tickets):
     tickets.find_one({"tenant_id": "a", "external_id": "3"})  # builds the table
     tickets.delete_many({"tenant_id": "a"})
     assert all(not table for table in tickets._collection._tables.values())
+
+
+def test_sorted_pages_match_the_full_sorted_result(tickets):
+    from datetime import datetime, timedelta, timezone
+
+    base = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    tickets.insert_many([{"tenant_id": t, "external_id": f"{i:03d}", "created_at": base + timedelta(hours=i % 7),
+                          "body": "x" * 10} for t in "ab" for i in range(60)])
+    order = [("created_at", -1), ("external_id", 1)]
+    everything = list(tickets.find({"tenant_id": "a"}, {"_id": 0, "body": 0}).sort(order))
+    pages = [list(tickets.find({"tenant_id": "a"}, {"_id": 0, "body": 0}).sort(order).skip(s).limit(7))
+             for s in range(0, 63, 7)]
+    assert [doc for page in pages for doc in page] == everything
+    assert all("_id" not in doc and "body" not in doc for doc in everything)
+    assert [d["external_id"] for d in everything[:3]] == ["006", "013", "020"]

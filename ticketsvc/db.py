@@ -103,11 +103,50 @@ class _LockedCursor:
 
     def __iter__(self) -> Iterator[dict]:
         with self._lock:
-            rows = list(self._cursor)
+            rows = _page_by_sort_keys(self._cursor)
+            if rows is None:
+                # Materialise once: stepping a mongomock cursor re-slices its result list
+                # on every document, quadratic in the number of results.
+                compute = getattr(self._cursor, "_compute_results", None)
+                rows = list(compute(with_limit_and_skip=True)) if compute is not None else list(self._cursor)
         return iter(rows)
 
     def close(self) -> None:
         pass
+
+
+def _page_by_sort_keys(cursor: Any) -> list[dict] | None:
+    """A sorted, limited page read in two steps, as an index would serve it: sort and cut
+    on the sort keys alone, then fetch the page's documents by ``_id``. mongomock copies
+    every matching document (all fields) before it sorts, which made a 20-ticket page of
+    a 4,000-ticket tenant cost ~200 ms. None when the cursor is not such a page."""
+    sort, limit = getattr(cursor, "_sort", None), getattr(cursor, "_limit", None)
+    spec = getattr(cursor, "_spec", None)
+    if not sort or not limit or limit < 0 or not isinstance(spec, dict):
+        return None
+    from mongomock.filtering import resolve_sort_key
+
+    collection = cursor.collection
+    if any(key.startswith("$") for key, _ in sort):
+        return None
+    # The stored documents themselves (no copies), ordered exactly as mongomock orders a
+    # cursor: one stable sort per key, the last key first.
+    matches = list(collection._iter_documents(spec))
+    for key, direction in reversed(list(sort)):
+        matches.sort(key=lambda doc, key=key: resolve_sort_key(key, doc), reverse=direction < 0)
+    skip = cursor._skip or 0
+    ids = [doc["_id"] for doc in matches[skip:skip + limit]]
+    if not ids:
+        return []
+    projection = dict(cursor._projection or {})
+    hide_id = projection.pop("_id", 1) in (0, False)
+    found = {doc["_id"]: doc for doc in
+             collection.find({"_id": {"$in": ids}}, projection or None)._compute_results()}
+    page = [found[i] for i in ids if i in found]
+    if hide_id:
+        for doc in page:
+            doc.pop("_id", None)
+    return page
 
 
 class _BulkResult:

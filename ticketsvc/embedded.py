@@ -101,6 +101,10 @@ class IndexedCollection(mongomock.Collection):
             if _plain(_id):
                 document = self._store[_id] if _id in self._store else None
                 return iter([document] if document is not None and filter_applies(filter, document) else [])
+            if isinstance(_id, dict) and list(_id) == ["$in"] and isinstance(_id["$in"], (list, tuple)) \
+                    and all(_plain(v) for v in _id["$in"]):
+                documents = (self._store[i] for i in dict.fromkeys(_id["$in"]) if i in self._store)
+                return iter([d for d in documents if filter_applies(filter, d)])
             for name, fields in self._hash_indexes():
                 keys = self._keys_asked(filter, fields)
                 if keys is not None:
