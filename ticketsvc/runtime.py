@@ -59,8 +59,8 @@ class Runtime:
         self.api_keys = ApiKeyStore(self.db, self.clock, admin_key_configured=settings.admin_api_key is not None)
         self.access = AccessControl(settings, self.api_keys, self.ingestion)
         self.scheduler: BackgroundScheduler | None = None
-        self._stop_hooks: list[Callable[[], None]] = []
         self._background_lock = threading.Lock()
+        # Below gunicorn's graceful timeout (30 s), so jobs end before the master kills us.
         self.shutdown_timeout_s = 20.0
 
     # -- background services ---------------------------------------------------------
@@ -99,9 +99,6 @@ class Runtime:
         counts = self.outbox.counts()
         return {"pending": counts["pending"], "dead": counts["dead"]}
 
-    def on_stop(self, hook: Callable[[], None]) -> None:
-        self._stop_hooks.append(hook)
-
     def stop(self) -> None:
         """Stop background work cleanly, then release process handles. Idempotent."""
         with self._background_lock:
@@ -111,12 +108,6 @@ class Runtime:
         self.ingestion.shutdown(timeout=self.shutdown_timeout_s)
         self.delivery.stop()
         self.notify_pool.shutdown(wait=True)  # sends in flight end within their timeout
-        for hook in reversed(self._stop_hooks):
-            try:
-                hook()
-            except Exception:  # one failing hook must not keep the others from running
-                log.exception("stop hook failed")
-        self._stop_hooks.clear()
         self.http.close()
         if self.owns_database:
             self.db.close()

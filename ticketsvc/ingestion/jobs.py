@@ -13,6 +13,7 @@ import hashlib
 import logging
 import math
 import threading
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -403,11 +404,9 @@ class IngestionService:
         if contexts:
             log.info("shutdown: cancelling %d running job(s): %s", len(contexts), [c.job_id for c in contexts])
         self._pool.shutdown(wait=False, cancel_futures=True)
-        deadline = threading.Event()
-        waited = 0.0
-        while self.active_jobs() and waited < timeout:
-            deadline.wait(0.05)
-            waited += 0.05
+        deadline = time.monotonic() + timeout
+        while self.active_jobs() and time.monotonic() < deadline:
+            time.sleep(0.05)  # each job sees its flag within one wait slice and ends
         if self.active_jobs():
             log.warning("shutdown: jobs still running after %.0fs: %s", timeout, self.active_jobs())
 
