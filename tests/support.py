@@ -26,6 +26,19 @@ def wait_for_job(runtime, job_id: str, timeout: float = 60.0) -> dict:
     raise AssertionError(f"job {job_id} still running after {timeout}s: {runtime.ingestion.get(job_id)}")
 
 
+def wait_for_pages(runtime, job_id: str, pages: int, timeout: float = 10.0) -> dict:
+    """Poll a running job until it has stored ``pages`` pages; returns its record."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        record = runtime.ingestion.get(job_id)
+        if record["processed_pages"] >= pages:
+            return record
+        time.sleep(0.01)
+    raise AssertionError(f"job {job_id} stored fewer than {pages} pages in {timeout}s")
+
+
 def upstream_total(mock, tenant_id: str) -> int:
     """How many live tickets the upstream holds for a tenant (one cheap listing call)."""
     import requests

@@ -1,8 +1,7 @@
 """Keeping the local copy faithful: updates with field history, stale pages, deletions
 only when confirmed, restores, alerts on escalation."""
-import time
 
-from support import ingest, upstream_total, wait_for_job
+from support import ingest, upstream_total, wait_for_job, wait_for_pages
 
 TENANT = "tenant_d"
 
@@ -71,9 +70,7 @@ def test_no_deletion_after_a_cancelled_run(make_app, mock_upstream, database):
     mock_upstream.admin("POST", "/admin/mutate", json={"tenant_id": TENANT, "delete": ["tkt-000002"]})
     mock_upstream.admin("POST", "/admin/faults", json={"latency_s": 0.05})
     job_id = runtime.ingestion.start(TENANT)["job_id"]
-    deadline = time.monotonic() + 10
-    while runtime.ingestion.get(job_id)["processed_pages"] < 1 and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_for_pages(runtime, job_id, 1)
     runtime.ingestion.cancel(job_id)
     record = wait_for_job(runtime, job_id)
     assert record["status"] == "cancelled" and record["counts"]["deleted"] == 0
@@ -87,9 +84,7 @@ def test_no_deletion_after_a_failed_run(make_app, mock_upstream, database):
     mock_upstream.admin("POST", "/admin/mutate", json={"tenant_id": TENANT, "delete": ["tkt-000002"]})
     mock_upstream.admin("POST", "/admin/faults", json={"latency_s": 0.05})
     job_id = runtime.ingestion.start(TENANT)["job_id"]
-    deadline = time.monotonic() + 10
-    while runtime.ingestion.get(job_id)["processed_pages"] < 1 and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_for_pages(runtime, job_id, 1)
     mock_upstream.admin("POST", "/admin/faults", json={"fail_next": 1000})  # then it fails for good
     record = wait_for_job(runtime, job_id)
     assert record["status"] == "failed" and record["counts"]["deleted"] == 0

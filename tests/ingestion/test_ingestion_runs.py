@@ -7,7 +7,7 @@ import pytest
 
 from conftest import mock_config
 from mock_api.testing import MockUpstreamServer
-from support import ingest, upstream_total, wait_for_job
+from support import ingest, upstream_total, wait_for_job, wait_for_pages
 from ticketsvc.ingestion.jobs import lock_resource
 
 
@@ -140,9 +140,7 @@ def test_cancel_mid_run_keeps_stored_tickets_and_frees_the_lock(make_app, mock_u
     app_client = make_app(external_page_size=10).test_client()
     mock_upstream.admin("POST", "/admin/faults", json={"latency_s": 0.1})
     job_id = runtime.ingestion.start("tenant_a")["job_id"]
-    deadline = time.monotonic() + 10
-    while runtime.ingestion.get(job_id)["processed_pages"] < 2 and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_for_pages(runtime, job_id, 2)
     response = app_client.delete(f"/ingest/{job_id}")  # served by another "worker"
     assert response.status_code == 202 and response.get_json() == {"job_id": job_id, "status": "cancelling"}
     again = app_client.delete(f"/ingest/{job_id}")
@@ -185,9 +183,7 @@ def test_a_job_that_loses_its_lease_stops_writing_and_fails(make_app, mock_upstr
     runtime = make_app(clock=fake_clock, external_page_size=10).extensions["ticketsvc"]
     mock_upstream.admin("POST", "/admin/faults", json={"latency_s": 0.05})
     job_id = runtime.ingestion.start("tenant_a")["job_id"]
-    deadline = time.monotonic() + 10
-    while runtime.ingestion.get(job_id)["processed_pages"] < 1 and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_for_pages(runtime, job_id, 1)
     fake_clock.advance(61)  # the lease lapses under the job ...
     database.locks.update_one({"_id": lock_resource("tenant_a")}, {"$set": {"owner": "usurper"}})  # ... and is taken
     record = wait_for_job(runtime, job_id)
