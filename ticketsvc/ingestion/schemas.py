@@ -36,6 +36,12 @@ def parse_ticket(raw: object) -> dict | None:
     """The validated ticket (times as aware datetimes), or None if it is not a valid ticket."""
     if not isinstance(raw, dict):
         return None
+    # Identifiers may arrive as JSON numbers from an upstream that counts its ids: the
+    # same id either way, so read them as text (a bool is not an id).
+    for key in ("id", "customer_id"):
+        value = raw.get(key)
+        if isinstance(value, int) and not isinstance(value, bool):
+            raw = {**raw, key: str(value)}
     try:
         ticket = _SCHEMA.load(raw)
     except ValidationError:

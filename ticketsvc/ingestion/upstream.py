@@ -69,13 +69,8 @@ class UpstreamClient:
                               wait, stats)
         if not isinstance(body, dict) or not isinstance(body.get("tickets"), list):
             raise UpstreamError(f"page {page}: body has no 'tickets' list")
-        next_page = body.get("next_page")
-        total = body.get("total_count")
-        return Page(
-            tickets=body["tickets"],
-            next_page=next_page if isinstance(next_page, int) and not isinstance(next_page, bool) else None,
-            total_count=total if isinstance(total, int) and not isinstance(total, bool) and total >= 0 else None,
-        )
+        total = _whole_number(body.get("total_count"))
+        return Page(tickets=body["tickets"], next_page=_whole_number(body.get("next_page")), total_count=total)
 
     def deleted_ids(self, tenant_id: str, wait: Callable[[float], None], stats: CallStats) -> set[str]:
         body = self._get_json("/external/deleted-tickets", {"tenant_id": tenant_id}, wait, stats)
@@ -87,8 +82,11 @@ class UpstreamClient:
     def fetch_ticket(self, tenant_id: str, ticket_id: str, wait: Callable[[float], None],
                      stats: CallStats) -> dict | None:
         """The ticket, or None when the upstream answers 404 (it is gone)."""
-        return self._get_json(f"/external/support-tickets/{quote(ticket_id, safe='')}", {"tenant_id": tenant_id},
+        body = self._get_json(f"/external/support-tickets/{quote(ticket_id, safe='')}", {"tenant_id": tenant_id},
                               wait, stats, none_on_404=True)
+        if isinstance(body, dict) and isinstance(body.get("ticket"), dict):
+            return body["ticket"]  # some upstreams wrap the single ticket
+        return body
 
     # -- one call with its retries ----------------------------------------------------
     def _get_json(self, path: str, params: dict, wait: Callable[[float], None], stats: CallStats,
@@ -170,3 +168,14 @@ class UpstreamClient:
     def _wait(wait: Callable[[float], None], seconds: float, stats: CallStats) -> None:
         stats.waited_s += seconds
         wait(seconds)
+
+
+def _whole_number(value: Any) -> int | None:
+    """A non-negative integer from a JSON number or numeric string; None otherwise."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    if isinstance(value, int) and value >= 0:
+        return value
+    return None
