@@ -130,13 +130,13 @@ class TenantStats:
         unknown tenant gets zeros."""
         query = snapshot.query
         repo = TicketRepository(self.db, query.tenant_id)
-        facets = next(iter(self.db.tickets.aggregate(range_pipeline(repo, query))), None) or {}
+        facets = next(iter(repo.aggregate(range_pipeline(repo, query))), None) or {}
         at_risk = facets.get("at_risk_customers", [])
         ticket_ids: dict[str, list[str]] = {}
         if at_risk:
             ids_pipeline = at_risk_ticket_ids_pipeline(repo, query, [row["_id"] for row in at_risk])
-            ticket_ids = {row["_id"]: list(row["ticket_ids"]) for row in self.db.tickets.aggregate(ids_pipeline)}
-        trend_rows = list(self.db.tickets.aggregate(trend_pipeline(repo, snapshot.hour)))
+            ticket_ids = {row["_id"]: list(row["ticket_ids"]) for row in repo.aggregate(ids_pipeline)}
+        trend_rows = repo.aggregate(trend_pipeline(repo, snapshot.hour))
 
         totals = (facets.get("totals") or [{}])[0]
         total = int(totals.get("total", 0))

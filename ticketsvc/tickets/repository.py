@@ -102,6 +102,15 @@ class TicketRepository:
             self.db.tickets.update_many(self.live({"external_id": {"$in": live}}), {"$set": {"deleted_at": deleted_at}})
         return live
 
+    def aggregate(self, pipeline: list[dict]) -> list[dict]:
+        """Run an aggregation over this tenant's tickets. The pipeline must open with a
+        ``$match`` built by ``live()`` or ``scoped()``: it is refused otherwise, so an
+        analytics query cannot forget the tenant."""
+        first = pipeline[0].get("$match") if pipeline else None
+        if not isinstance(first, dict) or first.get("tenant_id") != self.tenant_id:
+            raise ValueError("a tenant pipeline must start with this tenant's $match")
+        return list(self.db.tickets.aggregate(pipeline))
+
     # -- the read side (API) ----------------------------------------------------------
     def list_live(self, filters: TicketFilters | None = None, page: PageRequest | None = None) -> Page:
         """This tenant's live (not soft-deleted) tickets matching ``filters``, in
