@@ -80,3 +80,15 @@ def stored_ticket(tenant_id: str, external_id: str, created_at, **fields) -> dic
     }
     doc.update(fields)
     return doc
+
+
+def plan_stages(node):
+    """Every stage of an ``explain()`` plan (a nested dict/list tree), depth first."""
+    if isinstance(node, dict):
+        if "stage" in node:
+            yield node
+        for value in node.values():
+            yield from plan_stages(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from plan_stages(value)

@@ -5,6 +5,7 @@ import pytest
 
 from analytics.stats_data import NOW, at, ticket_doc
 from conftest import real_mongo_required
+from support import plan_stages
 from ticketsvc.analytics.stats import (StatsQuery, at_risk_ticket_ids_pipeline, hour_start, range_pipeline,
                                        trend_pipeline)
 from ticketsvc.db import INDEXES
@@ -56,24 +57,13 @@ def test_the_index_exists_in_the_database_after_start(stats_app, database):
     assert created["tenant_live_created"][:3] == LIVE_CREATED_KEYS
 
 
-def _stages(node):
-    if isinstance(node, dict):
-        if "stage" in node:
-            yield node
-        for value in node.values():
-            yield from _stages(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _stages(value)
-
-
 @real_mongo_required()
 def test_stats_pipelines_use_an_index_scan_on_real_mongodb(stats_app, database, seed_tickets):
     seed_tickets(*[ticket_doc(tenant, f"t{i}", NOW) for tenant in ("acme", "globex") for i in range(50)])
     for pipeline in _pipelines(database):
         plan = database.db.command("explain", {"aggregate": "tickets", "pipeline": pipeline, "cursor": {}},
                                    verbosity="queryPlanner")
-        stages = list(_stages(plan))
+        stages = list(plan_stages(plan))
         scans = [s for s in stages if s["stage"] == "IXSCAN"]
         # The planner may pick any tenant-led index; tenant_live_created bounds the most keys.
         assert scans and all(next(iter(s["keyPattern"])) == "tenant_id" for s in scans), plan

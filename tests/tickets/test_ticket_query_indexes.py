@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 
 import pytest
 
+from support import plan_stages
 from ticketsvc.db import INDEXES
 from ticketsvc.tickets.queries import PageRequest, TicketFilters
 from ticketsvc.tickets.repository import TicketRepository
@@ -126,24 +127,13 @@ def test_every_read_query_has_a_tenant_led_index_that_yields_its_order(read_quer
     assert unserved == []
 
 
-def _plan_nodes(node):
-    if isinstance(node, dict):
-        if "stage" in node:
-            yield node
-        for value in node.values():
-            yield from _plan_nodes(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _plan_nodes(value)
-
-
 def test_explain_plans_use_tenant_led_indexes_without_in_memory_sort(read_queries, database, settings):
     if settings.embedded:
         pytest.skip("explain plans need a real MongoDB: set TEST_MONGO_URL=mongodb://...")
     for query in (q for q in read_queries if q["sort"]):
         collection = database[query["collection"]]
         plan = collection.find(query["filter"]).sort(query["sort"]).limit(20).explain()["queryPlanner"]["winningPlan"]
-        nodes = list(_plan_nodes(plan))
+        nodes = list(plan_stages(plan))
         scans = [n for n in nodes if n["stage"] == "IXSCAN"]
         assert scans and all(next(iter(n["keyPattern"])) == "tenant_id" for n in scans), (query, plan)
         assert not any(n["stage"] in ("SORT", "COLLSCAN") for n in nodes), (query, plan)
