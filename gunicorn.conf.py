@@ -29,6 +29,10 @@ errorlog = "-"
 loglevel = _settings.log_level
 limit_request_line = 8190
 limit_request_fields = 100
+# gunicorn 27 opens a control socket at ~/.gunicorn/gunicorn.ctl by default, one path shared by
+# every instance on the host: a second instance (tests, a blue/green deploy) collides with the
+# first. We do not use the control interface, so no instance opens it.
+control_socket_disable = True
 
 if _settings.embedded:
     # The embedded engine keeps its data inside the process: a second worker would see a
