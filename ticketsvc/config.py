@@ -10,8 +10,8 @@ import re
 from dataclasses import dataclass, fields, replace
 from typing import Any, Callable, Mapping
 
-TENANT_ID_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
-_TENANT_RE = re.compile(TENANT_ID_PATTERN)
+from .domain import is_tenant_id
+
 
 
 class ConfigError(ValueError):
@@ -206,7 +206,7 @@ class Settings:
         if self.http_backoff_max_s < self.http_backoff_base_s:
             raise ConfigError("HTTP_BACKOFF_MAX_S must be >= HTTP_BACKOFF_BASE_S")
         for tenant in self.metrics_tenants:
-            if not _TENANT_RE.match(tenant):
+            if not is_tenant_id(tenant):
                 raise ConfigError(f"METRICS_TENANT_LABELS has an invalid tenant id {tenant!r}")
 
     @property

@@ -21,6 +21,7 @@ from .cli import EXIT_CONFLICT, EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE, EXIT_USA
 from .clock import Clock, SystemClock, isoformat_z
 from .config import ConfigError, Settings
 from .db import Database
+from .domain import PageRequest
 from .errors import Conflict, NotFound, ServiceError
 
 EMBEDDED_NOTE = (
@@ -80,9 +81,9 @@ def _list(store: ApiKeyStore, args: argparse.Namespace, out: TextIO, err: TextIO
     rows: list[dict] = []
     page = 1
     while True:
-        batch, total = store.list(page, PAGE_SIZE)
-        rows.extend(batch)
-        if not batch or len(rows) >= total:
+        batch = store.list(PageRequest(page, PAGE_SIZE))
+        rows.extend(batch.items)
+        if not batch.items or len(rows) >= batch.total:
             break
         page += 1
     table = [("KEY_ID", "SCOPE", "NAME", "CREATED_AT", "LAST_USED_AT", "REVOKED_AT")]

@@ -10,7 +10,8 @@ import pytest
 
 from support import plan_stages
 from ticketsvc.db import INDEXES
-from ticketsvc.tickets.queries import PageRequest, TicketFilters
+from ticketsvc.domain import PageRequest
+from ticketsvc.tickets.queries import TicketFilters
 from ticketsvc.tickets.repository import TicketRepository
 
 T0 = datetime(2026, 3, 1, tzinfo=timezone.utc)

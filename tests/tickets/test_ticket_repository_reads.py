@@ -3,7 +3,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from ticketsvc.tickets.queries import PageRequest, TicketFilters
+from ticketsvc.domain import PageRequest
+from ticketsvc.tickets.queries import TicketFilters
 from ticketsvc.tickets.repository import TicketRepository
 
 T0 = datetime(2026, 3, 1, 12, tzinfo=timezone.utc)

@@ -25,18 +25,18 @@ engine lacks them) and date arithmetic with $subtract (the engines disagree on i
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from ..clock import Clock, isoformat_z, utc
-from ..config import TENANT_ID_PATTERN
 from ..db import Database
-from ..tickets.queries import SENTIMENTS, URGENCIES
+from ..domain import Sentiment, TicketStatus, Urgency, is_tenant_id
 from ..tickets.repository import TicketRepository
 
-STATUSES = ("open", "pending", "resolved", "closed")
+STATUSES = TicketStatus.values()
+URGENCIES = Urgency.values()
+SENTIMENTS = Sentiment.values()
 SOURCES = ("email", "chat", "web", "phone")
 # A group key for tickets that lack the field (ingestion validates it, so only legacy or
 # hand-written data ends up here); counting them keeps the breakdowns summing to the total.
@@ -50,7 +50,6 @@ AT_RISK_MAX_TICKET_IDS = 20
 # Part of every ETag: bump it when the response's shape or meaning changes, so clients do
 # not revalidate an old representation against a new server.
 STATS_FORMAT = "stats-1"
-_TENANT_RE = re.compile(TENANT_ID_PATTERN)
 
 _HIGH = {"$cond": [{"$eq": ["$urgency", "high"]}, 1, 0]}
 _NEGATIVE = {"$cond": [{"$eq": ["$sentiment", "negative"]}, 1, 0]}
@@ -72,7 +71,7 @@ class StatsQuery:
     created_to: datetime | None = None
 
     def __post_init__(self) -> None:
-        if not isinstance(self.tenant_id, str) or not _TENANT_RE.fullmatch(self.tenant_id):
+        if not is_tenant_id(self.tenant_id):
             raise ValueError(f"invalid tenant id {self.tenant_id!r}")
         for name in ("created_from", "created_to"):
             value = getattr(self, name)

@@ -8,7 +8,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 
 from ..auth import current_principal
 from ..auth.keys import KEY_ID_PATTERN, NAME_MAX_CHARS
-from .schemas import TENANT_ID, FullMatch, PageQuerySchema, PageSchema, Timestamp
+from .schemas import TENANT_ID, FullMatch, PageQuerySchema, PageSchema, Timestamp, page_request
 
 blp = Blueprint("api_keys", __name__, url_prefix="/admin/api-keys",
                 description="API keys: tenant keys reach one tenant, admin keys everything")
@@ -93,8 +93,7 @@ class ApiKeys(MethodView):
     @blp.response(200, ApiKeyListSchema)
     def get(self, args):
         """Every key, revoked ones included (see ``revoked_at``), newest first, paginated."""
-        rows, total = _store().list(args["page"], args["page_size"], args.get("tenant_id"))
-        return {"keys": rows, "page": args["page"], "page_size": args["page_size"], "total": total}
+        return _store().list(page_request(args), args.get("tenant_id")).body("keys")
 
     @blp.arguments(CreateKeySchema)
     @blp.response(201, CreatedKeySchema)

@@ -8,8 +8,8 @@ from marshmallow import Schema, fields, validate
 
 from ..errors import NotFound
 from ..notifications.breaker import CLOSED, HALF_OPEN, OPEN
-from ..notifications.outbox import STATUSES
-from .schemas import FullMatch, PageSchema, TenantPageQuerySchema, Timestamp
+from ..domain import OutboxStatus
+from .schemas import FullMatch, PageSchema, TenantPageQuerySchema, Timestamp, page_request
 
 blp = Blueprint("notifications", __name__, description="High-urgency alerts and the notify circuit breaker")
 
@@ -23,7 +23,7 @@ class NotificationSchema(Schema):
     ticket_id = fields.String(required=True)
     urgency = fields.String(required=True)
     reason = fields.String(required=True)
-    status = fields.String(required=True, metadata={"description": " | ".join(STATUSES)})
+    status = fields.String(required=True, metadata={"description": " | ".join(OutboxStatus.values())})
     attempts = fields.Integer(required=True)
     next_attempt_at = Timestamp(allow_none=True)
     last_error = fields.String(allow_none=True)
@@ -32,7 +32,7 @@ class NotificationSchema(Schema):
 
 
 class NotificationsQuerySchema(TenantPageQuerySchema):
-    status = fields.String(validate=validate.OneOf(STATUSES), metadata={"description": " | ".join(STATUSES)})
+    status = fields.String(validate=validate.OneOf(OutboxStatus.values()), metadata={"description": " | ".join(OutboxStatus.values())})
 
 
 class NotificationsSchema(PageSchema):
@@ -66,9 +66,8 @@ class Notifications(MethodView):
     @blp.response(200, NotificationsSchema)
     def get(self, args):
         """The tenant's alerts (the outbox), newest first, optionally by status."""
-        rows, total = _runtime().outbox.list_for_tenant(args["tenant_id"], args.get("status"),
-                                                        args["page"], args["page_size"])
-        return {"notifications": rows, "page": args["page"], "page_size": args["page_size"], "total": total}
+        return _runtime().outbox.list_for_tenant(args["tenant_id"], args.get("status"),
+                                                 page_request(args)).body("notifications")
 
 
 @blp.route("/circuit/<name>/status")

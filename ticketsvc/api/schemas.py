@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate
 
-from ..config import TENANT_ID_PATTERN
+from ..domain import TENANT_ID_PATTERN, PageRequest
 
 
 class FullMatch(validate.Regexp):
@@ -38,6 +38,11 @@ class PageQuerySchema(Schema):
 
 class TenantPageQuerySchema(TenantQuerySchema, PageQuerySchema):
     pass
+
+
+def page_request(args: dict) -> PageRequest:
+    """The page a listing's parsed ``page``/``page_size`` arguments ask for."""
+    return PageRequest(page=args["page"], page_size=args["page_size"])
 
 
 class PageSchema(Schema):

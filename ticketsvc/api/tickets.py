@@ -12,9 +12,10 @@ from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, fields, validate
 
 from ..errors import NotFound
-from ..tickets.queries import SENTIMENTS, URGENCIES, Page, PageRequest, TicketFilters
+from ..domain import Sentiment, Urgency
+from ..tickets.queries import TicketFilters
 from ..tickets.repository import TicketRepository
-from .schemas import FullMatch, PageSchema, TenantPageQuerySchema, TenantQuerySchema, Timestamp
+from .schemas import FullMatch, PageSchema, TenantPageQuerySchema, TenantQuerySchema, Timestamp, page_request
 
 blp = Blueprint("tickets", __name__, url_prefix="/tickets", description="A tenant's tickets (read-only)")
 
@@ -28,14 +29,6 @@ TICKET_ID = validate.Length(min=1, max=128)
 
 def _repository(tenant_id: str) -> TicketRepository:
     return TicketRepository(current_app.extensions["ticketsvc"].db, tenant_id)
-
-
-def _page_request(args: dict) -> PageRequest:
-    return PageRequest(page=args["page"], page_size=args["page_size"])
-
-
-def _page_body(key: str, page: Page) -> dict:
-    return {key: page.items, "page": page.page, "page_size": page.page_size, "total": page.total}
 
 
 # -- response schemas (TicketSchema is the one shape of a ticket; reuse it) ---------------
@@ -57,8 +50,8 @@ class TicketSchema(Schema):
     status = fields.String()
     created_at = Timestamp()
     updated_at = Timestamp()
-    urgency = fields.String(metadata={"description": " | ".join(URGENCIES)})
-    sentiment = fields.String(metadata={"description": " | ".join(SENTIMENTS)})
+    urgency = fields.String(metadata={"description": " | ".join(Urgency.values())})
+    sentiment = fields.String(metadata={"description": " | ".join(Sentiment.values())})
     requires_action = fields.Boolean()
     keywords = fields.List(fields.String(), metadata={"description": "Terms the classifier matched"})
     classification = fields.Nested(TicketClassificationSchema)
@@ -92,8 +85,8 @@ class TicketHistorySchema(PageSchema):
 # -- request schemas ----------------------------------------------------------------------
 class TicketListQuerySchema(TenantPageQuerySchema):
     status = fields.String(validate=SAFE_TOKEN)
-    urgency = fields.String(validate=validate.OneOf(URGENCIES))
-    sentiment = fields.String(validate=validate.OneOf(SENTIMENTS))
+    urgency = fields.String(validate=validate.OneOf(Urgency.values()))
+    sentiment = fields.String(validate=validate.OneOf(Sentiment.values()))
     source = fields.String(validate=SAFE_TOKEN)
     # Exactly these spellings: "yes", "on", "t" and friends are more likely typos than intent.
     requires_action = fields.Boolean(truthy={"true", "1"}, falsy={"false", "0"},
@@ -115,8 +108,8 @@ class TicketList(MethodView):
         filters = TicketFilters(status=args.get("status"), urgency=args.get("urgency"),
                                 sentiment=args.get("sentiment"), source=args.get("source"),
                                 requires_action=args.get("requires_action"))
-        page = _repository(args["tenant_id"]).list_live(filters, _page_request(args))
-        return _page_body("tickets", page)
+        page = _repository(args["tenant_id"]).list_live(filters, page_request(args))
+        return page.body("tickets")
 
 
 @blp.route("/urgent")
@@ -125,8 +118,8 @@ class UrgentTickets(MethodView):
     @blp.response(200, TicketListSchema)
     def get(self, args):
         """The tenant's live high-urgency tickets, newest first, paginated."""
-        page = _repository(args["tenant_id"]).list_urgent(_page_request(args))
-        return _page_body("tickets", page)
+        page = _repository(args["tenant_id"]).list_urgent(page_request(args))
+        return page.body("tickets")
 
 
 @blp.route("/<ticket_id>")
@@ -152,7 +145,7 @@ class TicketHistory(MethodView):
     @blp.alt_response(404, description="This tenant never had a ticket with this id")
     def get(self, args, ticket_id):
         """A ticket's history, newest first; also served for a deleted ticket (it says why)."""
-        page = _repository(args["tenant_id"]).history(ticket_id, _page_request(args))
+        page = _repository(args["tenant_id"]).history(ticket_id, page_request(args))
         if page is None:
             raise NotFound("Ticket not found")
-        return {"ticket_id": ticket_id, **_page_body("history", page)}
+        return {"ticket_id": ticket_id, **page.body("history")}

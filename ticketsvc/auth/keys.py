@@ -14,15 +14,15 @@ import hmac
 import logging
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 
 from ..clock import Clock, utc
-from ..config import TENANT_ID_PATTERN
 from ..db import Database
+from ..domain import TENANT_ID_PATTERN, Page, PageRequest, is_tenant_id, read_page
 from ..errors import Conflict, NotFound, Unprocessable
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,6 @@ TOUCH_INTERVAL = timedelta(seconds=60)
 PUBLIC_FIELDS = ("key_id", "name", "tenant_id", "admin", "created_at", "last_used_at", "revoked_at")
 LISTING_ORDER = [("created_at", DESCENDING), ("key_id", ASCENDING)]
 
-_TENANT_RE = re.compile(TENANT_ID_PATTERN)
 _PUBLIC_VIEW = {"_id": 0, **{name: 1 for name in PUBLIC_FIELDS}}
 
 
@@ -115,7 +114,7 @@ class ApiKeyStore:
             raise Unprocessable(f"must be 1-{NAME_MAX_CHARS} printable characters", field="name", location="json")
         if admin and tenant_id is not None:
             raise Unprocessable("give either tenant_id or admin: true, not both", field="admin", location="json")
-        if not admin and (tenant_id is None or not _TENANT_RE.fullmatch(tenant_id)):
+        if not admin and not is_tenant_id(tenant_id):
             raise Unprocessable("a tenant id (" + TENANT_ID_PATTERN + "), or admin: true",
                                 field="tenant_id", location="json")
         secret = generate_key()
@@ -174,13 +173,11 @@ class ApiKeyStore:
             raise NotFound(f"unknown API key {key_id}")
         return _public(record)
 
-    def list(self, page: int, page_size: int, tenant_id: str | None = None) -> tuple[list[dict[str, Any]], int]:
+    def list(self, request: PageRequest, tenant_id: str | None = None) -> Page:
         """One page of keys (revoked ones included, marked), newest first, and the total."""
         criteria: dict[str, Any] = {} if tenant_id is None else {"tenant_id": tenant_id}
-        total = self.collection.count_documents(criteria)
-        rows = (self.collection.find(criteria, _PUBLIC_VIEW).sort(LISTING_ORDER)
-                .skip((page - 1) * page_size).limit(page_size))
-        return [_public(row) for row in rows], total
+        page = read_page(self.collection, criteria, request, LISTING_ORDER, _PUBLIC_VIEW)
+        return replace(page, items=[_public(row) for row in page.items])
 
     def has_active_admin(self) -> bool:
         """Is there at least one unrevoked admin key in storage?"""

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
-from ..config import TENANT_ID_PATTERN
+from ..domain import TENANT_ID_PATTERN
 
 _TEXT = validate.Length(max=20_000)
 

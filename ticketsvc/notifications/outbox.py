@@ -19,9 +19,10 @@ from typing import Any, Iterable
 from pymongo import DESCENDING, UpdateOne
 
 from ..db import Database
+from ..domain import OutboxStatus, Page, PageRequest, read_page
 
-PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
-STATUSES = (PENDING, DELIVERED, DEAD)
+PENDING, DELIVERED, DEAD = OutboxStatus.PENDING.value, OutboxStatus.DELIVERED.value, OutboxStatus.DEAD.value
+STATUSES = OutboxStatus.values()
 # What the API shows of a record (no Mongo _id, no lease bookkeeping).
 PUBLIC_FIELDS = ("tenant_id", "ticket_id", "urgency", "reason", "status", "attempts", "next_attempt_at",
                  "last_error", "created_at", "delivered_at")
@@ -135,18 +136,13 @@ class NotificationOutbox:
         return result.modified_count == 1
 
     # -- reading --------------------------------------------------------------------------
-    def list_for_tenant(self, tenant_id: str, status: str | None, page: int, page_size: int) -> tuple[list[dict], int]:
+    def list_for_tenant(self, tenant_id: str, status: str | None, request: PageRequest) -> Page:
         """One page of a tenant's alerts, newest first, and the total matching."""
         criteria: dict[str, Any] = {"tenant_id": tenant_id}
         if status is not None:
             criteria["status"] = status
-        total = self.collection.count_documents(criteria)
-        rows = list(
-            self.collection.find(criteria, {"_id": 0, **{name: 1 for name in PUBLIC_FIELDS}})
-            .sort([("created_at", DESCENDING), ("_id", DESCENDING)])
-            .skip((page - 1) * page_size).limit(page_size)
-        )
-        return rows, total
+        return read_page(self.collection, criteria, request, [("created_at", DESCENDING), ("_id", DESCENDING)],
+                         {"_id": 0, **{name: 1 for name in PUBLIC_FIELDS}})
 
     def counts(self, tenant_id: str | None = None) -> dict[str, int]:
         criteria: dict[str, Any] = {} if tenant_id is None else {"tenant_id": tenant_id}

@@ -9,16 +9,13 @@ The read side returns stored documents minus storage internals (``_id``,
 """
 from __future__ import annotations
 
-import re
 from typing import Any, Iterable, Mapping
 
 from pymongo import ASCENDING, DESCENDING, UpdateMany, UpdateOne
 
-from ..config import TENANT_ID_PATTERN
 from ..db import Database
-from .queries import Page, PageRequest, TicketFilters
-
-_TENANT_RE = re.compile(TENANT_ID_PATTERN)
+from ..domain import Page, PageRequest, read_page, require_tenant_id
+from .queries import TicketFilters
 
 # Newest first; the external id breaks ties so that offset pages are a stable partition
 # (same created_at on a page boundary would otherwise repeat or skip a ticket). The
@@ -32,10 +29,8 @@ _HISTORY_VIEW = {"_id": 0, "tenant_id": 0}
 
 class TicketRepository:
     def __init__(self, db: Database, tenant_id: str):
-        if not isinstance(tenant_id, str) or not _TENANT_RE.fullmatch(tenant_id):
-            raise ValueError(f"invalid tenant id {tenant_id!r}")
         self.db = db
-        self.tenant_id = tenant_id
+        self.tenant_id = require_tenant_id(tenant_id)
 
     # -- scoping ----------------------------------------------------------------------
     def scoped(self, criteria: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -141,13 +136,8 @@ class TicketRepository:
 
     def _page(self, collection: Any, criteria: dict[str, Any], order: list, projection: dict,
               request: PageRequest) -> Page:
-        criteria = self.scoped(criteria)  # callers scope already; a page is never cross-tenant
-        total = collection.count_documents(criteria)
-        items: list[dict] = []
-        if request.skip < total:
-            cursor = collection.find(criteria, projection).sort(order).skip(request.skip).limit(request.page_size)
-            items = list(cursor)
-        return Page(items=items, total=total, request=request)
+        # callers scope already; a page is never cross-tenant
+        return read_page(collection, self.scoped(criteria), request, order, projection)
 
 
 def _plain_id(external_id: Any) -> str:
