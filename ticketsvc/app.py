@@ -11,11 +11,11 @@ from flask import Flask, g, request, send_from_directory
 from flask_smorest import Api
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from .api.errors import register_error_handlers
 from .auth import AccessDocsPlugin, install_access_guard
 from .clock import Clock
 from .config import ConfigError, Settings
 from .db import Database
-from .errors import register_error_handlers
 from .logging_setup import configure_logging
 from .runtime import Runtime
 

@@ -18,7 +18,8 @@ from __future__ import annotations
 from flask import Blueprint, make_response, render_template
 from marshmallow import Schema, ValidationError
 
-from ..errors import Unprocessable
+from ..errors import InvalidInput
+from .errors import INVALID_INPUT_MESSAGE
 from .schemas import tenant_id_field
 
 bp = Blueprint("dashboard", __name__)
@@ -27,8 +28,6 @@ CONTENT_SECURITY_POLICY = ("default-src 'none'; script-src 'self'; style-src 'se
                            "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 # Seconds between the page's refreshes; each is a conditional GET of the stats (ETag).
 REFRESH_S = 60
-# The words of flask-smorest's own 422, so an invalid path reads like every other endpoint's.
-INVALID_INPUT = "Invalid input: see errors for the offending fields"
 
 
 class DashboardPathSchema(Schema):
@@ -41,7 +40,7 @@ def page(tenant_id: str):
     try:
         args = DashboardPathSchema().load({"tenant_id": tenant_id})
     except ValidationError as exc:
-        raise Unprocessable(INVALID_INPUT, errors={"path": exc.messages}) from None
+        raise InvalidInput(INVALID_INPUT_MESSAGE, fields=exc.messages) from None
     response = make_response(render_template("dashboard.html", tenant_id=args["tenant_id"], refresh_s=REFRESH_S))
     response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
     response.headers["Referrer-Policy"] = "no-referrer"

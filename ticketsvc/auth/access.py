@@ -14,7 +14,7 @@ from typing import Iterable
 from pymongo.errors import PyMongoError
 
 from ..config import ConfigError, Settings
-from ..errors import Forbidden, NotFound, Unauthorized, Unprocessable
+from ..errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from ..ingestion.jobs import IngestionService
 from .keys import MAX_PRESENTED_CHARS, ApiKeyStore, Principal, hash_key
 
@@ -24,8 +24,6 @@ MIN_ADMIN_KEY_CHARS = 32
 UNAUTHORIZED_MESSAGE = "Missing or invalid API key: send 'Authorization: Bearer <key>'"
 FORBIDDEN_TENANT_MESSAGE = "This API key may not access this tenant"
 FORBIDDEN_ADMIN_MESSAGE = "This endpoint needs an admin API key"
-# The words of the schema validation's own 422, so the guard's answer reads the same.
-MISSING_MESSAGE = "Invalid input: see errors for the offending fields"
 CONFIG_ADMIN = Principal(key_id="ADMIN_API_KEY", name="ADMIN_API_KEY (configuration)", tenant_id=None, admin=True)
 
 
@@ -97,8 +95,7 @@ class AccessControl:
             log.warning("access denied status=403 key_id=%s reason=admin_only", principal.key_id)
             raise Forbidden(FORBIDDEN_ADMIN_MESSAGE)
 
-    def require_tenants(self, principal: Principal, tenant_ids: Iterable[str], *, field: str,
-                        location: str) -> None:
+    def require_tenants(self, principal: Principal, tenant_ids: Iterable[str], *, field: str) -> None:
         """Every tenant id the request names must be the principal's (admins pass).
 
         A tenant key whose request names no tenant gets the 422 schema validation would
@@ -109,7 +106,7 @@ class AccessControl:
             return
         tenant_ids = list(tenant_ids)
         if not tenant_ids:
-            raise Unprocessable(MISSING_MESSAGE, errors={location: {field: ["Missing data for required field."]}})
+            raise InvalidInput("Missing data for required field.", field=field)
         if not all(isinstance(t, str) and principal.may_access(t) for t in tenant_ids):
             log.warning("access denied status=403 key_id=%s reason=other_tenant", principal.key_id)
             raise Forbidden(FORBIDDEN_TENANT_MESSAGE)

@@ -52,8 +52,7 @@ def _enforce(access: AccessControl, rule: Rule, principal: Principal) -> None:
         if rule.source == JOB:
             access.require_job(principal, (request.view_args or {}).get(rule.param))
         else:
-            access.require_tenants(principal, _named_tenants(rule), field=rule.param,
-                                   location="json" if rule.source == BODY else rule.source)
+            access.require_tenants(principal, _named_tenants(rule), field=rule.param)
 
 
 def _named_tenants(rule: Rule) -> list:

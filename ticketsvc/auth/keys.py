@@ -23,7 +23,7 @@ from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from ..clock import Clock, utc
 from ..db import Database
 from ..domain import TENANT_ID_PATTERN, Page, PageRequest, is_tenant_id, read_page
-from ..errors import Conflict, NotFound, Unprocessable
+from ..errors import Conflict, InvalidInput, NotFound
 
 log = logging.getLogger(__name__)
 
@@ -107,16 +107,15 @@ class ApiKeyStore:
         (who asked: a key id, or "cli") goes to the log.
 
         Returns the public record and the secret; the secret is not kept anywhere and
-        cannot be read again. Raises ``Unprocessable`` naming the field on bad input.
+        cannot be read again. Raises ``InvalidInput`` naming the field on bad input.
         """
         name = (name or "").strip()
         if not name or len(name) > NAME_MAX_CHARS or not name.isprintable():
-            raise Unprocessable(f"must be 1-{NAME_MAX_CHARS} printable characters", field="name", location="json")
+            raise InvalidInput(f"must be 1-{NAME_MAX_CHARS} printable characters", field="name")
         if admin and tenant_id is not None:
-            raise Unprocessable("give either tenant_id or admin: true, not both", field="admin", location="json")
+            raise InvalidInput("give either tenant_id or admin: true, not both", field="admin")
         if not admin and not is_tenant_id(tenant_id):
-            raise Unprocessable("a tenant id (" + TENANT_ID_PATTERN + "), or admin: true",
-                                field="tenant_id", location="json")
+            raise InvalidInput("a tenant id (" + TENANT_ID_PATTERN + "), or admin: true", field="tenant_id")
         secret = generate_key()
         record = {
             "key_id": "key_" + secrets.token_hex(8),
