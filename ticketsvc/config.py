@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, Callable, Mapping
 
 from .domain import is_tenant_id
@@ -88,98 +88,64 @@ def _db_name(name: str, raw: str) -> str:
     return value
 
 
-# (attribute, environment variable, default, parser)
-_SPEC: tuple[tuple[str, str, str, Callable[[str, str], Any]], ...] = (
-    ("mongo_url", "MONGO_URL", "mongomock://", _mongo_url),
-    ("mongo_db", "MONGO_DB", "ticketsvc", _db_name),
-    ("mongo_pool_size", "MONGO_POOL_SIZE", "50", _int(1, 1000)),
-    ("mongo_server_selection_timeout_ms", "MONGO_SERVER_SELECTION_TIMEOUT_MS", "3000", _int(100)),
-    ("mongo_connect_timeout_ms", "MONGO_CONNECT_TIMEOUT_MS", "3000", _int(100)),
-    ("mongo_socket_timeout_ms", "MONGO_SOCKET_TIMEOUT_MS", "10000", _int(100)),
-    ("external_api_url", "EXTERNAL_API_URL", "http://127.0.0.1:9000", _url),
-    ("external_page_size", "EXTERNAL_PAGE_SIZE", "100", _int(1, 100)),
-    ("rate_limit_calls", "RATE_LIMIT_CALLS", "60", _int(1)),
-    ("rate_limit_window_s", "RATE_LIMIT_WINDOW_S", "60", _float(0, exclusive_min=True)),
-    ("lock_ttl_s", "LOCK_TTL_S", "60", _float(0, exclusive_min=True)),
-    ("lock_heartbeat_s", "LOCK_HEARTBEAT_S", "15", _float(0, exclusive_min=True)),
-    ("cb_window", "CB_WINDOW", "10", _int(1, 1000)),
-    ("cb_failure_threshold", "CB_FAILURE_THRESHOLD", "5", _int(1, 1000)),
-    ("cb_open_s", "CB_OPEN_S", "30", _float(0, exclusive_min=True)),
-    ("notify_max_attempts", "NOTIFY_MAX_ATTEMPTS", "10", _int(1, 1000)),
-    ("notify_backoff_base_s", "NOTIFY_BACKOFF_BASE_S", "1", _float(0)),
-    ("notify_backoff_max_s", "NOTIFY_BACKOFF_MAX_S", "60", _float(0)),
-    ("notify_timeout_s", "NOTIFY_TIMEOUT_S", "2", _float(0, exclusive_min=True)),
-    ("notify_concurrency", "NOTIFY_CONCURRENCY", "8", _int(1, 64)),
-    ("notify_batch_size", "NOTIFY_BATCH_SIZE", "32", _int(1, 1000)),
-    ("notify_poll_s", "NOTIFY_POLL_S", "1", _float(0, exclusive_min=True)),
-    ("notify_lease_s", "NOTIFY_LEASE_S", "30", _float(0, exclusive_min=True)),
-    ("ingest_workers", "INGEST_WORKERS", "4", _int(1, 64)),
-    ("sync_interval_s", "SYNC_INTERVAL_S", "900", _float(0)),
-    ("reaper_interval_s", "REAPER_INTERVAL_S", "15", _float(0, exclusive_min=True)),
-    ("http_connect_timeout_s", "HTTP_CONNECT_TIMEOUT_S", "3", _float(0, exclusive_min=True)),
-    ("http_read_timeout_s", "HTTP_READ_TIMEOUT_S", "10", _float(0, exclusive_min=True)),
-    ("http_max_attempts", "HTTP_MAX_ATTEMPTS", "5", _int(1, 20)),
-    ("http_backoff_base_s", "HTTP_BACKOFF_BASE_S", "0.5", _float(0)),
-    ("http_backoff_max_s", "HTTP_BACKOFF_MAX_S", "8", _float(0)),
-    ("health_timeout_s", "HEALTH_TIMEOUT_S", "2", _float(0, exclusive_min=True)),
-    ("auth_mode", "AUTH_MODE", "keys", _choice("keys", "off")),
-    ("admin_api_key", "ADMIN_API_KEY", "", _optional_str),
-    ("classifier_rules_path", "CLASSIFIER_RULES_PATH", "", _optional_str),
-    ("max_request_bytes", "MAX_REQUEST_BYTES", "65536", _int(1024)),
-    ("log_level", "LOG_LEVEL", "INFO", _choice("debug", "info", "warning", "error")),
-    ("metrics_tenant_labels", "METRICS_TENANT_LABELS", "", _str),
-)
+def setting(variable: str, default: str, parse: Callable[[str, str], Any]) -> Any:
+    """Declare a field of ``Settings``: the environment variable it is read from, its
+    default (as the variable would spell it) and the parser that validates it."""
+    return field(metadata={"variable": variable, "default": default, "parse": parse})
 
 
 @dataclass(frozen=True)
 class Settings:
-    mongo_url: str
-    mongo_db: str
-    mongo_pool_size: int
-    mongo_server_selection_timeout_ms: int
-    mongo_connect_timeout_ms: int
-    mongo_socket_timeout_ms: int
-    external_api_url: str
-    external_page_size: int
-    rate_limit_calls: int
-    rate_limit_window_s: float
-    lock_ttl_s: float
-    lock_heartbeat_s: float
-    cb_window: int
-    cb_failure_threshold: int
-    cb_open_s: float
-    notify_max_attempts: int
-    notify_backoff_base_s: float
-    notify_backoff_max_s: float
-    notify_timeout_s: float
-    notify_concurrency: int
-    notify_batch_size: int
-    notify_poll_s: float
-    notify_lease_s: float
-    ingest_workers: int
-    sync_interval_s: float
-    reaper_interval_s: float
-    http_connect_timeout_s: float
-    http_read_timeout_s: float
-    http_max_attempts: int
-    http_backoff_base_s: float
-    http_backoff_max_s: float
-    health_timeout_s: float
-    auth_mode: str
-    admin_api_key: str | None
-    classifier_rules_path: str | None
-    max_request_bytes: int
-    log_level: str
-    metrics_tenant_labels: str
+    """Every knob, each declared once: its type, variable, default and parser."""
+
+    mongo_url: str = setting("MONGO_URL", "mongomock://", _mongo_url)
+    mongo_db: str = setting("MONGO_DB", "ticketsvc", _db_name)
+    mongo_pool_size: int = setting("MONGO_POOL_SIZE", "50", _int(1, 1000))
+    mongo_server_selection_timeout_ms: int = setting("MONGO_SERVER_SELECTION_TIMEOUT_MS", "3000", _int(100))
+    mongo_connect_timeout_ms: int = setting("MONGO_CONNECT_TIMEOUT_MS", "3000", _int(100))
+    mongo_socket_timeout_ms: int = setting("MONGO_SOCKET_TIMEOUT_MS", "10000", _int(100))
+    external_api_url: str = setting("EXTERNAL_API_URL", "http://127.0.0.1:9000", _url)
+    external_page_size: int = setting("EXTERNAL_PAGE_SIZE", "100", _int(1, 100))
+    rate_limit_calls: int = setting("RATE_LIMIT_CALLS", "60", _int(1))
+    rate_limit_window_s: float = setting("RATE_LIMIT_WINDOW_S", "60", _float(0, exclusive_min=True))
+    lock_ttl_s: float = setting("LOCK_TTL_S", "60", _float(0, exclusive_min=True))
+    lock_heartbeat_s: float = setting("LOCK_HEARTBEAT_S", "15", _float(0, exclusive_min=True))
+    cb_window: int = setting("CB_WINDOW", "10", _int(1, 1000))
+    cb_failure_threshold: int = setting("CB_FAILURE_THRESHOLD", "5", _int(1, 1000))
+    cb_open_s: float = setting("CB_OPEN_S", "30", _float(0, exclusive_min=True))
+    notify_max_attempts: int = setting("NOTIFY_MAX_ATTEMPTS", "10", _int(1, 1000))
+    notify_backoff_base_s: float = setting("NOTIFY_BACKOFF_BASE_S", "1", _float(0))
+    notify_backoff_max_s: float = setting("NOTIFY_BACKOFF_MAX_S", "60", _float(0))
+    notify_timeout_s: float = setting("NOTIFY_TIMEOUT_S", "2", _float(0, exclusive_min=True))
+    notify_concurrency: int = setting("NOTIFY_CONCURRENCY", "8", _int(1, 64))
+    notify_batch_size: int = setting("NOTIFY_BATCH_SIZE", "32", _int(1, 1000))
+    notify_poll_s: float = setting("NOTIFY_POLL_S", "1", _float(0, exclusive_min=True))
+    notify_lease_s: float = setting("NOTIFY_LEASE_S", "30", _float(0, exclusive_min=True))
+    ingest_workers: int = setting("INGEST_WORKERS", "4", _int(1, 64))
+    sync_interval_s: float = setting("SYNC_INTERVAL_S", "900", _float(0))
+    reaper_interval_s: float = setting("REAPER_INTERVAL_S", "15", _float(0, exclusive_min=True))
+    http_connect_timeout_s: float = setting("HTTP_CONNECT_TIMEOUT_S", "3", _float(0, exclusive_min=True))
+    http_read_timeout_s: float = setting("HTTP_READ_TIMEOUT_S", "10", _float(0, exclusive_min=True))
+    http_max_attempts: int = setting("HTTP_MAX_ATTEMPTS", "5", _int(1, 20))
+    http_backoff_base_s: float = setting("HTTP_BACKOFF_BASE_S", "0.5", _float(0))
+    http_backoff_max_s: float = setting("HTTP_BACKOFF_MAX_S", "8", _float(0))
+    health_timeout_s: float = setting("HEALTH_TIMEOUT_S", "2", _float(0, exclusive_min=True))
+    auth_mode: str = setting("AUTH_MODE", "keys", _choice("keys", "off"))
+    admin_api_key: str | None = setting("ADMIN_API_KEY", "", _optional_str)
+    classifier_rules_path: str | None = setting("CLASSIFIER_RULES_PATH", "", _optional_str)
+    max_request_bytes: int = setting("MAX_REQUEST_BYTES", "65536", _int(1024))
+    log_level: str = setting("LOG_LEVEL", "INFO", _choice("debug", "info", "warning", "error"))
+    metrics_tenant_labels: str = setting("METRICS_TENANT_LABELS", "", _str)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
         """Read every variable (default when unset), validate, then apply ``overrides`` (tests)."""
         environ = os.environ if environ is None else environ
         values = {}
-        for attr, var, default, parse in _SPEC:
+        for spec in fields(cls):
+            var, default, parse = spec.metadata["variable"], spec.metadata["default"], spec.metadata["parse"]
             raw = environ.get(var)
-            values[attr] = parse(var, default if raw is None or raw == "" else raw)
+            values[spec.name] = parse(var, default if raw is None or raw == "" else raw)
         settings = cls(**values)
         if overrides:
             settings = replace(settings, **overrides)
