@@ -7,6 +7,7 @@ first so a bad value stops the master before any worker forks.
 import logging
 import os
 
+from ticketsvc.api.context import get_runtime, has_runtime
 from ticketsvc.config import ConfigError, Settings
 
 _log = logging.getLogger("gunicorn.error")
@@ -57,14 +58,14 @@ def on_starting(server):
 
 def post_worker_init(worker):
     """Start this worker's background services (scheduler, outbox drain, reaper, sync)."""
-    worker.wsgi.extensions["ticketsvc"].start_background()
+    get_runtime(worker.wsgi).start_background()
 
 
 def worker_exit(server, worker):
     """Cancel this worker's running jobs, release their locks, close handles."""
     app = getattr(worker, "wsgi", None)
-    if app is not None and "ticketsvc" in getattr(app, "extensions", {}):
-        app.extensions["ticketsvc"].stop()
+    if app is not None and has_runtime(app):
+        get_runtime(app).stop()
 
 
 def child_exit(server, worker):

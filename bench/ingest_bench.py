@@ -25,6 +25,7 @@ from mock_api.config import MockConfig, NotifyConfig  # noqa: E402
 from mock_api.testing import MockUpstreamServer  # noqa: E402
 from ticketsvc import create_app  # noqa: E402
 from ticketsvc.config import Settings  # noqa: E402
+from ticketsvc.api.context import get_runtime  # noqa: E402
 
 
 def main() -> None:
@@ -41,7 +42,7 @@ def main() -> None:
         settings = Settings.from_env(os.environ, auth_mode="off", log_level="warning", external_api_url=mock.url,
                                      rate_limit_calls=args.calls, rate_limit_window_s=args.window)
         app = create_app(settings)
-        runtime = app.extensions["ticketsvc"]
+        runtime = get_runtime(app)
         tenants = args.tenants.split(",")
         started = time.monotonic()
         jobs = [runtime.ingestion.start(t, trigger="cli")["job_id"] for t in tenants]

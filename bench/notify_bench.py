@@ -33,6 +33,7 @@ from mock_api.testing import MockUpstreamServer  # noqa: E402
 from ticketsvc import create_app  # noqa: E402
 from ticketsvc.config import Settings  # noqa: E402
 from ticketsvc.notifications.outbox import Alert  # noqa: E402
+from ticketsvc.api.context import get_runtime  # noqa: E402
 
 TENANTS = ("tenant_a", "tenant_b", "tenant_c", "tenant_d")
 MODES = {
@@ -55,7 +56,7 @@ def run(mode: str, alerts: int, args: argparse.Namespace) -> dict:
     settings = Settings.from_env({}, auth_mode="off", log_level="warning", external_api_url=mock.url,
                                  sync_interval_s=0.0, **overrides)
     app = create_app(settings)
-    runtime = app.extensions["ticketsvc"]
+    runtime = get_runtime(app)
     try:
         runtime.outbox.enqueue([
             Alert(TENANTS[i % len(TENANTS)], f"bench-{i:06d}", "high", "benchmark alert",

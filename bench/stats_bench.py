@@ -37,8 +37,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from ticketsvc import create_app  # noqa: E402
 from ticketsvc.analytics.stats import StatsQuery, range_pipeline  # noqa: E402
 from ticketsvc.config import Settings  # noqa: E402
-from ticketsvc.db import Database  # noqa: E402
+from ticketsvc.storage import Database  # noqa: E402
 from ticketsvc.tickets.repository import TicketRepository  # noqa: E402
+from ticketsvc.api.context import get_runtime  # noqa: E402
 
 TENANT = "bench_tenant"
 NOISE_TENANTS = ("noise_a", "noise_b", "noise_c")
@@ -155,7 +156,7 @@ def bench_size(args: argparse.Namespace, size: int) -> dict:
     try:
         live, load_s = load(database, size, args.noise, now)
         app = create_app(settings, database=database)  # builds the indexes after the bulk load
-        runtime = app.extensions["ticketsvc"]
+        runtime = get_runtime(app)
         client = app.test_client()
         stats = runtime.stats
         all_time = StatsQuery(TENANT)

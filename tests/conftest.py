@@ -24,7 +24,8 @@ from mock_api.testing import MockUpstreamServer
 from ticketsvc import create_app
 from ticketsvc.clock import FakeClock, SystemClock
 from ticketsvc.config import Settings
-from ticketsvc.db import Database
+from ticketsvc.storage import Database
+from ticketsvc.api.context import get_runtime
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_MONGO_URL = os.environ.get("TEST_MONGO_URL", "")
@@ -114,7 +115,7 @@ def make_app(database, settings):
 
     yield build
     for app in apps:
-        app.extensions["ticketsvc"].stop()
+        get_runtime(app).stop()
 
 
 @pytest.fixture
@@ -129,7 +130,7 @@ def client(app):
 
 @pytest.fixture
 def runtime(app):
-    return app.extensions["ticketsvc"]
+    return get_runtime(app)
 
 
 class GunicornService:

@@ -2,7 +2,7 @@
 import pytest
 from pymongo.errors import DuplicateKeyError
 
-from ticketsvc.db import Database
+from ticketsvc.storage import Database
 
 
 @pytest.fixture
@@ -10,7 +10,7 @@ def tickets(settings):
     if not settings.embedded:
         pytest.skip("embedded engine only")
     db = Database(settings)
-    db.ensure_indexes()
+    db.prepare()
     yield db.tickets
     db.close()
 

@@ -4,7 +4,7 @@ import pytest
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
-from ticketsvc.db import INDEXES
+from ticketsvc.storage import INDEXES
 
 
 def test_fifty_threads_racing_for_one_document_exactly_one_wins(database):
@@ -35,9 +35,9 @@ def test_fifty_threads_racing_for_one_document_exactly_one_wins(database):
     assert database.locks.find_one({"_id": "race"})["owner"] == winners[0]
 
 
-def test_ensure_indexes_is_idempotent_and_creates_every_declared_index(database):
-    database.ensure_indexes()
-    database.ensure_indexes()
+def test_prepare_is_idempotent_and_creates_every_declared_index(database):
+    database.prepare()
+    database.prepare()
     for collection, models in INDEXES.items():
         names = {ix["name"] for ix in database[collection].list_indexes()}
         for model in models:
@@ -45,7 +45,7 @@ def test_ensure_indexes_is_idempotent_and_creates_every_declared_index(database)
 
 
 def test_ticket_index_enforces_one_ticket_per_tenant_and_external_id(database):
-    database.ensure_indexes()
+    database.prepare()
     database.tickets.insert_one({"tenant_id": "a", "external_id": "tkt-1"})
     database.tickets.insert_one({"tenant_id": "b", "external_id": "tkt-1"})
     with pytest.raises(DuplicateKeyError):

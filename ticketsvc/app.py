@@ -11,11 +11,13 @@ from flask import Flask, g, request, send_from_directory
 from flask_smorest import Api
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from .api.context import attach_runtime, get_runtime
 from .api.errors import register_error_handlers
-from .auth import AccessDocsPlugin, install_access_guard
+from .auth.docs import AccessDocsPlugin
+from .auth.guard import install_access_guard
 from .clock import Clock
 from .config import ConfigError, Settings
-from .db import Database
+from .storage import Database
 from .logging_setup import configure_logging
 from .runtime import Runtime
 
@@ -28,7 +30,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     """Build the app. ``database`` lets tests share one store between several apps
     (several "workers"); ``clock`` lets them move time by hand. Background services are
     not started here: gunicorn's ``post_worker_init`` (or a test) calls
-    ``app.extensions["ticketsvc"].start_background()``.
+    ``get_runtime(app).start_background()``.
     """
     settings = settings or Settings.from_env()
     configure_logging(settings.log_level)
@@ -46,13 +48,12 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         OPENAPI_SWAGGER_UI_URL="/docs/static/",
     )
     runtime = Runtime(settings, database=database, clock=clock)
-    runtime.db.ensure_indexes()
-    app.extensions["ticketsvc"] = runtime
     try:
-        runtime.access.check_startup()  # AUTH_MODE=keys with no admin key at all: refuse to start
+        runtime.prepare()  # the start-up I/O: storage, and the admin-key check
     except ConfigError:
         runtime.stop()
         raise
+    attach_runtime(app, runtime)
 
     api = Api(app, spec_kwargs={"info": {"description": "Multi-tenant support-ticket service"},
                                 "extra_plugins": [AccessDocsPlugin()]})
@@ -79,7 +80,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
 
 def _register_request_hooks(app: Flask) -> None:
     access = logging.getLogger("ticketsvc.access")
-    metrics = app.extensions["ticketsvc"].metrics
+    metrics = get_runtime(app).metrics
 
     @app.before_request
     def assign_request_id():

@@ -17,7 +17,8 @@ from .analytics import TenantStats
 from .auth import AccessControl, ApiKeyStore
 from .clock import Clock, SystemClock
 from .config import Settings
-from .db import Database
+from .errors import NotFound
+from .storage import Database
 from .classification import load_classifier
 from .http import build_session
 from .ingestion.jobs import IngestionService
@@ -57,11 +58,23 @@ class Runtime:
         self.metrics.add_scrape_collector(SharedStateCollector(self.circuit_breakers, self.outbox, self.clock))
         self.stats = TenantStats(self.db, self.clock)
         self.api_keys = ApiKeyStore(self.db, self.clock, admin_key_configured=settings.admin_api_key is not None)
-        self.access = AccessControl(settings, self.api_keys, self.ingestion)
+        self.access = AccessControl(settings, self.api_keys, job_tenant=self._job_tenant)
         self.scheduler: BackgroundScheduler | None = None
         self._background_lock = threading.Lock()
         # Below gunicorn's graceful timeout (30 s), so jobs end before the master kills us.
         self.shutdown_timeout_s = 20.0
+
+    def _job_tenant(self, job_id: str) -> str | None:
+        try:
+            return self.ingestion.get(job_id).get("tenant_id")
+        except NotFound:
+            return None
+
+    def prepare(self) -> None:
+        """The start-up I/O, named in one place: storage set-up, then the refusal to run
+        ``AUTH_MODE=keys`` with no way in (``ConfigError``)."""
+        self.db.prepare()
+        self.access.check_startup()
 
     # -- background services ---------------------------------------------------------
     def start_background(self) -> None:

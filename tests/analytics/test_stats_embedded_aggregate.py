@@ -55,10 +55,10 @@ def test_the_pipeline_stages_run_outside_the_engine_lock(database, raw_tickets, 
 
     def probe(*args, **kwargs):
         def try_lock():
-            acquired = database._engine_lock.acquire(blocking=False)
+            acquired = database.db.lock.acquire(blocking=False)
             lock_was_free.append(acquired)
             if acquired:
-                database._engine_lock.release()
+                database.db.lock.release()
         prober = threading.Thread(target=try_lock)
         prober.start()
         prober.join()

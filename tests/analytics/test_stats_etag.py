@@ -3,6 +3,7 @@ and the range; a matching If-None-Match is a 304 that runs no pipeline."""
 import pytest
 
 from analytics.stats_data import NOW, ticket_doc
+from ticketsvc.api.context import get_runtime
 
 
 class _AggregateCounter:
@@ -32,7 +33,7 @@ class _AggregateCounter:
 
 @pytest.fixture
 def aggregates(stats_app, monkeypatch):
-    service = stats_app.extensions["ticketsvc"].stats
+    service = get_runtime(stats_app).stats
     counter = _AggregateCounter(service.db)
     monkeypatch.setattr(service, "db", counter)
     return counter

@@ -8,7 +8,7 @@ from conftest import real_mongo_required
 from support import plan_stages
 from ticketsvc.analytics.stats import (StatsQuery, at_risk_ticket_ids_pipeline, hour_start, range_pipeline,
                                        trend_pipeline)
-from ticketsvc.db import INDEXES
+from ticketsvc.storage import INDEXES
 from ticketsvc.tickets.repository import TicketRepository
 
 LIVE_CREATED_KEYS = [("tenant_id", 1), ("deleted_at", 1), ("created_at", -1)]

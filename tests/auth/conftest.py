@@ -10,6 +10,7 @@ from auth.auth_data import ADMIN_KEY, TENANT_A, TENANT_B
 from mock_api.config import MockConfig, NotifyConfig
 from mock_api.testing import MockUpstreamServer
 from support import ingest
+from ticketsvc.api.context import get_runtime
 
 
 @pytest.fixture
@@ -47,7 +48,7 @@ def keys_client(keys_app):
 
 @pytest.fixture
 def key_store(keys_app):
-    return keys_app.extensions["ticketsvc"].api_keys
+    return get_runtime(keys_app).api_keys
 
 
 @pytest.fixture
@@ -73,7 +74,7 @@ class Seeded:
 
 @pytest.fixture
 def seeded(keys_app, issue_key) -> Seeded:
-    runtime = keys_app.extensions["ticketsvc"]
+    runtime = get_runtime(keys_app)
     jobs, tickets = {}, {}
     for tenant in (TENANT_A, TENANT_B):
         record = ingest(runtime, tenant)

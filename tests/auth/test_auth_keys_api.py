@@ -9,6 +9,7 @@ import pytest
 from auth.auth_data import ADMIN_KEY, TENANT_A, TENANT_B, bearer
 from support import assert_json_error
 from ticketsvc.clock import FakeClock
+from ticketsvc.api.context import get_runtime
 
 ADMIN = bearer(ADMIN_KEY)
 
@@ -45,7 +46,7 @@ def test_every_key_is_different(keys_client):
 
 def test_only_the_sha256_of_a_key_is_stored(keys_client, keys_app):
     body = create(keys_client, tenant_id=TENANT_A, name="stored").get_json()
-    document = keys_app.extensions["ticketsvc"].db.api_keys.find_one({"key_id": body["key_id"]})
+    document = get_runtime(keys_app).db.api_keys.find_one({"key_id": body["key_id"]})
     assert document["key_hash"] == hashlib.sha256(body["key"].encode()).hexdigest()
     assert body["key"] not in repr(document)
     assert {"key_id", "name", "tenant_id", "admin", "created_at", "last_used_at", "revoked_at"} <= set(document)
@@ -121,7 +122,7 @@ def test_with_an_admin_api_key_configured_every_stored_admin_key_may_be_revoked(
 def test_last_used_at_is_written_at_most_once_a_minute(make_keys_app, key_store):
     clock = FakeClock()
     app = make_keys_app(clock=clock)
-    client, collection = app.test_client(), app.extensions["ticketsvc"].db.api_keys
+    client, collection = app.test_client(), get_runtime(app).db.api_keys
     record, secret = key_store.create(name="busy", tenant_id=TENANT_A)
 
     def last_used():

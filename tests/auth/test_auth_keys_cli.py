@@ -9,7 +9,7 @@ import pytest
 from auth.auth_data import TENANT_A, bearer
 from support import assert_json_error
 from ticketsvc import cli
-from ticketsvc.keys_cli import EMBEDDED_NOTE, run_keys
+from ticketsvc.cli.keys import EMBEDDED_NOTE, run_keys
 
 
 @pytest.fixture

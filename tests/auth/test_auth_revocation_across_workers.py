@@ -23,7 +23,7 @@ def test_a_key_revoked_by_the_cli_fails_on_the_next_request(make_keys_app, datab
     import argparse
     import io
 
-    from ticketsvc.keys_cli import run_keys
+    from ticketsvc.cli.keys import run_keys
 
     client = make_keys_app().test_client()
     created = client.post("/admin/api-keys", json={"tenant_id": TENANT_A, "name": "crm"},

@@ -6,7 +6,7 @@ import io
 import logging
 
 from auth.auth_data import ADMIN_KEY, TENANT_A, TENANT_B, bearer
-from ticketsvc.keys_cli import run_keys
+from ticketsvc.cli.keys import run_keys
 
 
 def test_keys_never_appear_in_logs_or_in_any_response_but_their_creation(make_keys_app, database, caplog):

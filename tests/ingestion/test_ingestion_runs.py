@@ -68,7 +68,7 @@ def test_parallel_tenants_across_two_workers_stay_within_the_upstream_limit():
     with MockUpstreamServer(mock_config(rate_limit_calls=10, rate_limit_window_s=1.0)) as mock:
         from conftest import base_settings
         from ticketsvc import create_app
-        from ticketsvc.db import Database
+        from ticketsvc.storage import Database
 
         settings = base_settings(external_api_url=mock.url, rate_limit_calls=10, rate_limit_window_s=1.0,
                                  external_page_size=25)

@@ -5,6 +5,7 @@ import pytest
 
 from support import assert_json_error
 from ticketsvc.notifications.breaker import FAILURE
+from ticketsvc.api.context import get_runtime
 
 PUBLIC_FIELDS = {"tenant_id", "ticket_id", "urgency", "reason", "status", "attempts", "next_attempt_at",
                  "last_error", "created_at", "delivered_at"}
@@ -17,7 +18,7 @@ def app(notify_app):
 
 @pytest.fixture
 def runtime(app):
-    return app.extensions["ticketsvc"]
+    return get_runtime(app)
 
 
 def test_notifications_are_the_tenants_own_newest_first(client, runtime, fake_clock, enqueue):

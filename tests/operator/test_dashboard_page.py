@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 from support import assert_json_error, ingest
+from ticketsvc.api.context import get_runtime
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "ticketsvc" / "static" / "dashboard.js"
@@ -60,7 +61,7 @@ def test_an_invalid_tenant_id_is_a_json_422_naming_it(client):
 
 def test_the_shell_is_open_but_every_fetch_of_its_script_needs_the_tenants_key(make_app):
     app = make_app(auth_mode="keys", admin_api_key=ADMIN_KEY)
-    runtime, client = app.extensions["ticketsvc"], app.test_client()
+    runtime, client = get_runtime(app), app.test_client()
     ingest(runtime, "tenant_a")
     ticket_id = runtime.db.tickets.find_one({"tenant_id": "tenant_a"})["external_id"]
     _, own_key = runtime.api_keys.create(name="a", tenant_id="tenant_a")

@@ -9,6 +9,7 @@ from pymongo.errors import PyMongoError
 from support import ingest
 from ticketsvc.notifications.breaker import FAILURE, Permit
 from ticketsvc.notifications.outbox import Alert
+from ticketsvc.api.context import get_runtime
 
 ADMIN_KEY = "metrics-test-admin-key-" + "k" * 32
 FAMILIES = (
@@ -58,7 +59,7 @@ def test_the_scrape_is_the_one_request_in_progress_when_others_have_finished(cli
 
 def test_an_ingestion_run_counts_its_final_status_and_every_ticket_outcome(make_app, scrape):
     app = make_app(metrics_tenant_labels="tenant_a")
-    runtime, client = app.extensions["ticketsvc"], app.test_client()
+    runtime, client = get_runtime(app), app.test_client()
 
     first = ingest(runtime, "tenant_a")
     second = ingest(runtime, "tenant_a")
@@ -78,7 +79,7 @@ def test_an_ingestion_run_counts_its_final_status_and_every_ticket_outcome(make_
 
 def test_tenants_not_listed_for_labels_are_reported_as_other(make_app, scrape):
     app = make_app(metrics_tenant_labels="tenant_a")
-    record = ingest(app.extensions["ticketsvc"], "tenant_b")
+    record = ingest(get_runtime(app), "tenant_b")
     samples = scrape(app.test_client())
     assert samples.value("ticketsvc_ingestion_runs_total", tenant="other", status="completed") == 1
     assert samples.value("ticketsvc_ingestion_tickets_total", tenant="other", outcome="new") == record["counts"]["new"]
@@ -107,8 +108,8 @@ def test_upstream_429s_errors_and_the_time_waited_agree_with_the_run_record(runt
 
 def test_breaker_state_is_read_from_mongodb_at_scrape_time_so_every_worker_agrees(make_app, scrape):
     worker_a, worker_b = make_app(), make_app()
-    breaker = worker_a.extensions["ticketsvc"].notify_breaker
-    clock = worker_a.extensions["ticketsvc"].clock
+    breaker = get_runtime(worker_a).notify_breaker
+    clock = get_runtime(worker_a).clock
     for _ in range(5):  # CB_FAILURE_THRESHOLD failures, all seen by worker A only
         breaker.record(Permit(), FAILURE, clock.now())
 
@@ -126,7 +127,7 @@ def test_breaker_state_is_read_from_mongodb_at_scrape_time_so_every_worker_agree
 
 def test_outbox_depth_by_status_is_read_from_mongodb_at_scrape_time(make_app, scrape):
     worker_a, worker_b = make_app(), make_app()
-    runtime = worker_a.extensions["ticketsvc"]
+    runtime = get_runtime(worker_a)
     runtime.outbox.enqueue(_alerts("tenant_a", 3), runtime.clock.now())
     claim = runtime.outbox.claim(runtime.clock.now(), lease_s=30, limit=1)[0]
     runtime.outbox.bury(claim, "HTTP 400: rejected")
@@ -190,7 +191,7 @@ def test_recording_malformed_figures_never_raises_and_keeps_labels_bounded(runti
 
 def test_metrics_needs_an_admin_key(make_app, scrape):
     app = make_app(auth_mode="keys", admin_api_key=ADMIN_KEY)
-    runtime, client = app.extensions["ticketsvc"], app.test_client()
+    runtime, client = get_runtime(app), app.test_client()
     _, tenant_key = runtime.api_keys.create(name="tenant", tenant_id="tenant_a")
 
     assert client.get("/metrics").status_code == 401

@@ -25,12 +25,13 @@ ROOT = Path(__file__).resolve().parents[2]
 WORKER = """
 import json, os, sys
 from ticketsvc import create_app
+from ticketsvc.api.context import get_runtime
 from ticketsvc.config import Settings
 
 plan = json.loads(sys.argv[1])
 app = create_app(Settings.from_env({}, auth_mode="off", log_level="warning", sync_interval_s=0.0,
                                    metrics_tenant_labels="tenant_a"))
-runtime = app.extensions["ticketsvc"]
+runtime = get_runtime(app)
 client = app.test_client()
 for _ in range(plan["requests"]):
     assert client.get("/tickets?tenant_id=tenant_a").status_code == 200
@@ -48,13 +49,14 @@ print(os.getpid())
 # The process serving the scrape: GET /metrics through the app, print the body.
 SCRAPER = """
 from ticketsvc import create_app
+from ticketsvc.api.context import get_runtime
 from ticketsvc.config import Settings
 
 app = create_app(Settings.from_env({}, auth_mode="off", log_level="warning", sync_interval_s=0.0))
 response = app.test_client().get("/metrics")
 assert response.status_code == 200, response.status_code
 print(response.get_data(as_text=True))
-app.extensions["ticketsvc"].stop()
+get_runtime(app).stop()
 """
 
 

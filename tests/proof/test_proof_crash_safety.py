@@ -27,6 +27,7 @@ from ticketsvc.clock import isoformat_z
 from ticketsvc.ingestion.jobs import RUNNING, lock_resource
 from ticketsvc.ingestion.sync import SyncCounts, TicketSync
 from ticketsvc.ingestion.upstream import CallStats
+from ticketsvc.api.context import get_runtime
 
 TENANT = "tenant_c"  # 160 tickets in the 800-ticket mock
 PAGE = 20
@@ -72,7 +73,7 @@ def test_a_worker_killed_between_a_pages_writes_is_reaped_and_the_next_run_conve
     assert half_written == 3 * PAGE  # the third page's history is in, its tickets are not
 
     survivor_app = make_app(clock=fake_clock, external_page_size=PAGE)
-    survivor = survivor_app.extensions["ticketsvc"]
+    survivor = get_runtime(survivor_app)
     client = survivor_app.test_client()
     assert client.post(f"/ingest/run?tenant_id={TENANT}").get_json()["job_id"] == dead_job  # 409: still leased
     assert survivor.ingestion.reap() == 0
@@ -129,7 +130,7 @@ def test_a_stalled_worker_is_reaped_and_when_it_wakes_it_writes_nothing(make_app
 @real_mongo_required()
 def test_sigkilled_workers_run_is_reaped_by_another_service_and_the_next_run_completes_without_duplicates(
         gunicorn_service, mock_upstream):
-    from ticketsvc.db import Database
+    from ticketsvc.storage import Database
 
     db_name = "ticketsvc_crash_" + uuid.uuid4().hex[:12]
     env = dict(MONGO_URL=TEST_MONGO_URL, MONGO_DB=db_name, GUNICORN_WORKERS=2, EXTERNAL_PAGE_SIZE=10,

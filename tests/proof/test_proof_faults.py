@@ -18,6 +18,7 @@ import pytest
 from proof.proof_support import (assert_converged, assert_final_audit_record, assert_history_and_alerts_consistent,
                            assert_lock_free, poll, upstream_count, upstream_live)
 from support import ingest, wait_for_job
+from ticketsvc.api.context import get_runtime
 
 TENANT = "tenant_d"  # 80 tickets in the 800-ticket mock: fast, still several pages at size 20
 
@@ -186,7 +187,7 @@ def test_a_429_storm_during_concurrent_runs_is_waited_out_within_the_limit(make_
 def test_a_notify_outage_never_blocks_ingestion_and_every_alert_arrives_once_after_it(make_app, mock_upstream, database):
     outage_s = 2.0
     app = make_app(notify_poll_s=0.05, cb_open_s=0.3, notify_backoff_base_s=0.05, notify_backoff_max_s=0.2)
-    runtime = app.extensions["ticketsvc"]
+    runtime = get_runtime(app)
     runtime.start_background()  # the scheduler's drain job, as under gunicorn
     _faults(mock_upstream, notify_outage_s=outage_s)
     started = time.monotonic()

@@ -18,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from auth.auth_data import ADMIN_KEY, bearer
+from ticketsvc.api.context import get_runtime
 
 EXAMPLES_PER_OPERATION = 40
 METHODS = ("get", "post", "put", "patch", "delete")
@@ -261,7 +262,7 @@ def make_app_once():
     settings = base_settings(auth_mode="keys", admin_api_key=ADMIN_KEY, external_api_url="http://127.0.0.1:9")
     app = create_app(settings)
     yield app.test_client()
-    runtime = app.extensions["ticketsvc"]
+    runtime = get_runtime(app)
     if not settings.embedded:
         runtime.db._client.drop_database(settings.mongo_db)
     runtime.stop()
@@ -320,7 +321,7 @@ def test_a_body_over_max_request_bytes_is_a_json_413_on_every_operation_that_tak
     app = make_app(auth_mode=auth, admin_api_key=ADMIN_KEY if auth == "keys" else None)
     client = app.test_client()
     headers = bearer(ADMIN_KEY) if auth == "keys" else {}
-    limit = app.extensions["ticketsvc"].settings.max_request_bytes
+    limit = get_runtime(app).settings.max_request_bytes
     with_body = [op for op in _operations_of(client, headers) if op["body"] is not None]
     assert {op["path"] for op in with_body} >= {"/classify", "/admin/api-keys"}
     oversized = json.dumps({"subject": "s", "message": "m" * limit, "name": "n" * limit})
@@ -338,7 +339,7 @@ def test_a_body_over_max_request_bytes_is_a_json_413_on_every_operation_that_tak
 @pytest.mark.parametrize("method, path", [("post", "/ingest/run?tenant_id=tenant_a"), ("get", "/tickets?tenant_id=tenant_a"),
                                           ("get", "/health"), ("delete", "/ingest/" + "0" * 32)])
 def test_a_body_over_max_request_bytes_is_a_json_413_also_where_the_body_is_never_read(client, database, method, path):
-    limit = client.application.extensions["ticketsvc"].settings.max_request_bytes
+    limit = get_runtime(client.application).settings.max_request_bytes
     response = client.open(path, method=method.upper(), data=b"x" * (limit + 1), content_type="application/octet-stream")
     assert response.status_code == 413, (path, response.status_code)
     assert response.is_json and response.get_json()["code"] == 413 and response.get_json()["message"]

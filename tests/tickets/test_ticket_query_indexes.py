@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 import pytest
 
 from support import plan_stages
-from ticketsvc.db import INDEXES
+from ticketsvc.storage import INDEXES
 from ticketsvc.domain import PageRequest
 from ticketsvc.tickets.queries import TicketFilters
 from ticketsvc.tickets.repository import TicketRepository

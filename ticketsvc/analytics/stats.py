@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ..clock import Clock, isoformat_z, utc
-from ..db import Database
+from ..storage import Database
 from ..domain import Sentiment, TicketStatus, Urgency, is_tenant_id
 from ..tickets.repository import TicketRepository
 

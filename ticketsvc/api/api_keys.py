@@ -1,12 +1,12 @@
 """Key management (admin keys only, per the access policy): create, list, revoke API keys."""
 from __future__ import annotations
 
-from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
-from ..auth import current_principal
+from .context import get_runtime
+from ..auth.guard import current_principal
 from ..auth.keys import KEY_ID_PATTERN, NAME_MAX_CHARS
 from .schemas import TENANT_ID, FullMatch, PageQuerySchema, PageSchema, Timestamp, page_request
 
@@ -15,7 +15,7 @@ blp = Blueprint("api_keys", __name__, url_prefix="/admin/api-keys",
 
 
 def _store():
-    return current_app.extensions["ticketsvc"].api_keys
+    return get_runtime().api_keys
 
 
 def _actor() -> str:

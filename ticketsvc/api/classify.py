@@ -1,10 +1,11 @@
 """POST /classify: run the ingestion classifier on a text, for operators checking rules."""
 from __future__ import annotations
 
-from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
+
+from .context import get_runtime
 
 blp = Blueprint("classify", __name__, description="The classification engine")
 
@@ -29,5 +30,5 @@ class Classify(MethodView):
     @blp.response(200, ClassificationSchema)
     def post(self, body):
         """Classify a subject and message exactly as ingestion would, with the reasons."""
-        classifier = current_app.extensions["ticketsvc"].classifier
+        classifier = get_runtime().classifier
         return classifier.classify(body["subject"], body["message"]).to_dict()

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import time
 
-from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
+
+from .context import get_runtime
 
 blp = Blueprint("health", __name__, description="Liveness and dependency health")
 
@@ -54,7 +55,7 @@ class Health(MethodView):
     @blp.alt_response(503, schema=HealthSchema, description="A dependency is down")
     def get(self):
         """Probe MongoDB and the external API; 503 when either fails."""
-        runtime = current_app.extensions["ticketsvc"]
+        runtime = get_runtime()
         deps = {"mongodb": _probe_mongodb(runtime), "external_api": _probe_external(runtime)}
         healthy = all(d["ok"] for d in deps.values())
         warnings = []

@@ -1,11 +1,11 @@
 """Ingestion endpoints: start a run, watch it, cancel it, read the audit trail."""
 from __future__ import annotations
 
-from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
+from .context import get_runtime
 from .schemas import FullMatch, PageSchema, TenantPageQuerySchema, TenantQuerySchema, Timestamp
 
 blp = Blueprint("ingest", __name__, url_prefix="/ingest", description="Ingestion runs")
@@ -14,7 +14,7 @@ JOB_ID = FullMatch(r"^[A-Za-z0-9_-]{1,64}$", error="must be a job id")
 
 
 def _service():
-    return current_app.extensions["ticketsvc"].ingestion
+    return get_runtime().ingestion
 
 
 class CountsSchema(Schema):

@@ -5,6 +5,8 @@ from flask import current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from .context import get_runtime
+
 blp = Blueprint("metrics", __name__, description="Prometheus metrics")
 
 _CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -17,7 +19,7 @@ class Metrics(MethodView):
         "every gunicorn worker; breaker and outbox figures are read from MongoDB at scrape time."))
     def get(self):
         """Metrics of the whole server, for Prometheus to scrape."""
-        body, content_type = current_app.extensions["ticketsvc"].metrics.render(request.headers.get("Accept"))
+        body, content_type = get_runtime().metrics.render(request.headers.get("Accept"))
         # No caching anywhere: every scrape must see current figures.
         return current_app.response_class(body, status=200, content_type=content_type,
                                           headers={"Cache-Control": "no-store"})

@@ -1,11 +1,11 @@
 """Alerts and their circuit breaker: read the outbox, read or reset a circuit."""
 from __future__ import annotations
 
-from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
+from .context import get_runtime
 from ..errors import NotFound
 from ..notifications.breaker import CLOSED, HALF_OPEN, OPEN
 from ..domain import OutboxStatus
@@ -15,7 +15,7 @@ blp = Blueprint("notifications", __name__, description="High-urgency alerts and 
 
 
 def _runtime():
-    return current_app.extensions["ticketsvc"]
+    return get_runtime()
 
 
 class NotificationSchema(Schema):

@@ -14,6 +14,7 @@ from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, ValidationError, fields, validates_schema
 from werkzeug.http import quote_etag
 
+from .context import get_runtime
 from ..analytics import StatsQuery
 from ..analytics.stats import AT_RISK_MAX_TICKET_IDS, SENTIMENTS, SOURCES, STATUSES, URGENCIES
 from .schemas import Timestamp, tenant_id_field
@@ -25,7 +26,7 @@ CACHE_CONTROL = "private, no-cache"
 
 
 def _service():
-    return current_app.extensions["ticketsvc"].stats
+    return get_runtime().stats
 
 
 class CreatedBound(fields.String):

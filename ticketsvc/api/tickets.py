@@ -6,11 +6,11 @@ addressed by their external id; the same id in two tenants is two different tick
 """
 from __future__ import annotations
 
-from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, fields, validate
 
+from .context import get_runtime
 from ..errors import NotFound
 from ..domain import Sentiment, Urgency
 from ..tickets.queries import TicketFilters
@@ -28,7 +28,7 @@ TICKET_ID = validate.Length(min=1, max=128)
 
 
 def _repository(tenant_id: str) -> TicketRepository:
-    return TicketRepository(current_app.extensions["ticketsvc"].db, tenant_id)
+    return TicketRepository(get_runtime().db, tenant_id)
 
 
 # -- response schemas (TicketSchema is the one shape of a ticket; reuse it) ---------------

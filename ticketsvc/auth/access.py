@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import hmac
 import logging
-from typing import Iterable
+from typing import Callable, Iterable
 
 from pymongo.errors import PyMongoError
 
 from ..config import ConfigError, Settings
 from ..errors import Forbidden, InvalidInput, NotFound, Unauthorized
-from ..ingestion.jobs import IngestionService
 from .keys import MAX_PRESENTED_CHARS, ApiKeyStore, Principal, hash_key
 
 log = logging.getLogger(__name__)
@@ -39,10 +38,11 @@ def unknown_job_message(job_id: str) -> str:
 class AccessControl:
     """Authenticates bearer keys and checks a principal against a tenant or a job."""
 
-    def __init__(self, settings: Settings, keys: ApiKeyStore, jobs: IngestionService):
+    def __init__(self, settings: Settings, keys: ApiKeyStore, job_tenant: Callable[[str], str | None]):
+        """``job_tenant`` answers which tenant an ingestion job belongs to (None: no such job)."""
         self.enabled = settings.auth_mode == "keys"
         self.keys = keys
-        self.jobs = jobs
+        self.job_tenant = job_tenant
         self._admin_key = settings.admin_api_key
         self._admin_hash = hash_key(settings.admin_api_key) if settings.admin_api_key else None
 
@@ -118,10 +118,7 @@ class AccessControl:
         if principal.admin:
             return
         job_id = job_id or ""
-        try:
-            owner = self.jobs.get(job_id).get("tenant_id")
-        except NotFound:
-            owner = None
+        owner = self.job_tenant(job_id)
         if owner is None or not principal.may_access(owner):
             if owner is not None:
                 log.warning("access denied status=404 key_id=%s reason=other_tenants_job", principal.key_id)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from flask import Flask, g, request
 
+from ..api.context import get_runtime
 from .access import AccessControl
 from .keys import Principal
 from .policy import ADMIN_ONLY, BODY, JOB, OPEN, PATH, QUERY, TENANT, Rule, rule_for
@@ -18,7 +19,7 @@ WWW_AUTHENTICATE = 'Bearer realm="ticketsvc"'
 def install_access_guard(app: Flask) -> None:
     """Check every request against the policy table (with ``AUTH_MODE=keys``; with ``off``
     nothing is installed and every endpoint is open)."""
-    access: AccessControl = app.extensions["ticketsvc"].access
+    access: AccessControl = get_runtime(app).access
     if not access.enabled:
         return
 

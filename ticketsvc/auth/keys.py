@@ -21,7 +21,7 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 
 from ..clock import Clock, utc
-from ..db import Database
+from ..storage import Database
 from ..domain import TENANT_ID_PATTERN, Page, PageRequest, is_tenant_id, read_page
 from ..errors import Conflict, InvalidInput, NotFound
 

@@ -25,7 +25,7 @@ from pymongo import DESCENDING, ReturnDocument
 from ..classification import Classifier
 from ..clock import Clock, utc
 from ..config import Settings
-from ..db import Database
+from ..storage import Database
 from ..errors import Conflict, NotFound, Unavailable
 from ..notifications.outbox import NotificationOutbox
 from .locks import LeaseHeld, LeaseLock

@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 from ..classification import Classifier
 from ..clock import isoformat_z, utc
-from ..db import Database
+from ..storage import Database
 from ..notifications.outbox import Alert, NotificationOutbox
 from ..tickets.repository import TicketRepository
 from .schemas import parse_ticket

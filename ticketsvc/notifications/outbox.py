@@ -18,7 +18,7 @@ from typing import Any, Iterable
 
 from pymongo import DESCENDING, UpdateOne
 
-from ..db import Database
+from ..storage import Database
 from ..domain import OutboxStatus, Page, PageRequest, read_page
 
 PENDING, DELIVERED, DEAD = OutboxStatus.PENDING.value, OutboxStatus.DELIVERED.value, OutboxStatus.DEAD.value

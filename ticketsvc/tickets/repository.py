@@ -13,7 +13,7 @@ from typing import Any, Iterable, Mapping
 
 from pymongo import ASCENDING, DESCENDING, UpdateMany, UpdateOne
 
-from ..db import Database
+from ..storage import Database
 from ..domain import Page, PageRequest, read_page, require_tenant_id
 from .queries import TicketFilters
 

@@ -1,78 +1,15 @@
-"""Storage: one MongoDB client per process, the collections, and their indexes.
+"""The embedded engine's thread safety and the shortcuts that keep it usable.
 
-``MONGO_URL=mongomock://`` selects the embedded engine (mongomock, in-process); anything
-else is a real MongoDB. Business code sees the same pymongo-shaped API either way. The
-embedded engine is not thread-safe, so its adapter serialises every operation behind one
+mongomock is not thread-safe: these proxies serialise every operation behind one
 process-wide lock, which also gives ``find_one_and_update`` and upserts the per-document
-atomicity a real server guarantees.
+atomicity a real server guarantees. They also answer a few operations the way an index
+would (sorted pages, a leading ``$match``), where mongomock would copy every document.
+Nothing outside ``storage/embedded`` depends on mongomock's internals.
 """
 from __future__ import annotations
 
-import logging
 import threading
-import time
 from typing import Any, Iterator
-
-import pymongo
-from pymongo import ASCENDING, DESCENDING, IndexModel
-
-from .config import Settings
-
-log = logging.getLogger(__name__)
-
-# Every index the service relies on, by collection. Each one starts with tenant_id where the
-# collection holds tenant data (it is also the shard key when one replica set is not enough).
-INDEXES: dict[str, list[IndexModel]] = {
-    "tickets": [
-        IndexModel([("tenant_id", ASCENDING), ("external_id", ASCENDING)], unique=True, name="tenant_external_id"),
-        # Listings (newest first) and every filter combination the API offers, plus stats by date.
-        # Each ends in the listing's full sort (created_at desc, external_id asc: the tie-break
-        # that keeps offset pages stable), so MongoDB reads pages off the index instead of
-        # sorting every matching ticket in memory; one filter per index, the rest are fetched.
-        IndexModel([("tenant_id", ASCENDING), ("deleted_at", ASCENDING), ("created_at", DESCENDING),
-                    ("external_id", ASCENDING)], name="tenant_live_created"),
-        IndexModel([("tenant_id", ASCENDING), ("urgency", ASCENDING), ("created_at", DESCENDING),
-                    ("external_id", ASCENDING)], name="tenant_urgency_created"),
-        IndexModel([("tenant_id", ASCENDING), ("status", ASCENDING), ("created_at", DESCENDING),
-                    ("external_id", ASCENDING)], name="tenant_status_created"),
-        IndexModel([("tenant_id", ASCENDING), ("sentiment", ASCENDING), ("created_at", DESCENDING),
-                    ("external_id", ASCENDING)], name="tenant_sentiment_created"),
-        IndexModel([("tenant_id", ASCENDING), ("source", ASCENDING), ("created_at", DESCENDING),
-                    ("external_id", ASCENDING)], name="tenant_source_created"),
-        IndexModel([("tenant_id", ASCENDING), ("requires_action", ASCENDING), ("created_at", DESCENDING),
-                    ("external_id", ASCENDING)], name="tenant_action_created"),
-        IndexModel([("tenant_id", ASCENDING), ("customer_id", ASCENDING)], name="tenant_customer"),
-    ],
-    "ticket_history": [
-        # _id breaks recorded_at ties (one sync's entries share it) for a stable page order.
-        IndexModel([("tenant_id", ASCENDING), ("ticket_id", ASCENDING), ("recorded_at", DESCENDING),
-                    ("_id", DESCENDING)], name="tenant_ticket_recorded"),
-    ],
-    "ingestion_logs": [
-        IndexModel([("job_id", ASCENDING)], unique=True, name="job_id"),
-        IndexModel([("tenant_id", ASCENDING), ("started_at", DESCENDING)], name="tenant_started"),
-        IndexModel([("status", ASCENDING), ("heartbeat_at", ASCENDING)], name="status_heartbeat"),
-    ],
-    "notifications": [
-        IndexModel([("dedupe_key", ASCENDING)], unique=True, name="dedupe_key"),
-        IndexModel([("status", ASCENDING), ("next_attempt_at", ASCENDING)], name="status_due"),
-        # Delivery claims due alerts oldest first.
-        IndexModel([("status", ASCENDING), ("created_at", ASCENDING)], name="status_created"),
-        IndexModel([("tenant_id", ASCENDING), ("status", ASCENDING), ("created_at", DESCENDING)],
-                   name="tenant_status_created"),
-    ],
-    "api_keys": [
-        IndexModel([("key_hash", ASCENDING)], unique=True, name="key_hash"),
-        IndexModel([("key_id", ASCENDING)], unique=True, name="key_id"),
-        # GET /admin/api-keys: newest first, key_id breaking ties for stable pages.
-        IndexModel([("created_at", DESCENDING), ("key_id", ASCENDING)], name="created"),
-    ],
-    "tenants": [],
-    "locks": [],
-    "circuit_breakers": [],
-    "rate_limits": [],
-}
-
 
 class _LockedCursor:
     """A cursor of the embedded engine whose results are computed under the engine lock."""
@@ -94,12 +31,6 @@ class _LockedCursor:
 
     def limit(self, *a: Any, **k: Any) -> "_LockedCursor":
         return self._chain("limit", *a, **k)
-
-    def batch_size(self, *a: Any, **k: Any) -> "_LockedCursor":
-        return self
-
-    def hint(self, *a: Any, **k: Any) -> "_LockedCursor":
-        return self
 
     def __iter__(self) -> Iterator[dict]:
         with self._lock:
@@ -304,10 +235,15 @@ class _LockedCollection:
         return call
 
 
-class _LockedDatabase:
+class LockedDatabase:
     def __init__(self, database: Any, lock: threading.RLock):
         self._database = database
         self._lock = lock
+
+    @property
+    def lock(self) -> threading.RLock:
+        """The engine-wide lock every operation holds."""
+        return self._lock
 
     def __getitem__(self, name: str) -> _LockedCollection:
         return _LockedCollection(self._database[name], self._lock)
@@ -326,93 +262,3 @@ class _LockedDatabase:
             return {"ok": 1.0}
         with self._lock:
             return self._database.command(name, *args, **kwargs)
-
-
-class Database:
-    """The process's storage handle: owns the client, exposes collections, pings, closes.
-
-    Build one per process after fork (gunicorn ``post_worker_init``) and ``close()`` it on
-    exit. Tests may pass one ``Database`` to several apps to simulate several workers.
-    """
-
-    def __init__(self, settings: Settings):
-        self.settings = settings
-        self.engine = settings.engine
-        if settings.embedded:
-            import mongomock
-
-            from .embedded import install_indexed_collections
-
-            self._client = mongomock.MongoClient(tz_aware=True)
-            install_indexed_collections(self._client[settings.mongo_db], list(INDEXES))
-            self._engine_lock = threading.RLock()
-            self.db = _LockedDatabase(self._client[settings.mongo_db], self._engine_lock)
-        else:
-            self._client = pymongo.MongoClient(
-                settings.mongo_url,
-                tz_aware=True,
-                maxPoolSize=settings.mongo_pool_size,
-                serverSelectionTimeoutMS=settings.mongo_server_selection_timeout_ms,
-                connectTimeoutMS=settings.mongo_connect_timeout_ms,
-                socketTimeoutMS=settings.mongo_socket_timeout_ms,
-                appname="ticketsvc",
-            )
-            self.db = self._client[settings.mongo_db]
-        self._closed = False
-
-    def __getitem__(self, name: str) -> Any:
-        return self.db[name]
-
-    @property
-    def tickets(self) -> Any:
-        return self.db["tickets"]
-
-    @property
-    def ticket_history(self) -> Any:
-        return self.db["ticket_history"]
-
-    @property
-    def ingestion_logs(self) -> Any:
-        return self.db["ingestion_logs"]
-
-    @property
-    def locks(self) -> Any:
-        return self.db["locks"]
-
-    @property
-    def notifications(self) -> Any:
-        return self.db["notifications"]
-
-    @property
-    def circuit_breakers(self) -> Any:
-        return self.db["circuit_breakers"]
-
-    @property
-    def rate_limits(self) -> Any:
-        return self.db["rate_limits"]
-
-    @property
-    def tenants(self) -> Any:
-        return self.db["tenants"]
-
-    @property
-    def api_keys(self) -> Any:
-        return self.db["api_keys"]
-
-    def ensure_indexes(self) -> None:
-        """Create every index in ``INDEXES``; idempotent, safe to call from every worker."""
-        for name, models in INDEXES.items():
-            if models:
-                self.db[name].create_indexes(models)
-        log.info("indexes ensured engine=%s collections=%d", self.engine, len(INDEXES))
-
-    def ping(self) -> float:
-        """Round-trip to the server; returns milliseconds, raises on failure."""
-        started = time.perf_counter()
-        self.db.command("ping")
-        return (time.perf_counter() - started) * 1000.0
-
-    def close(self) -> None:
-        if not self._closed:
-            self._closed = True
-            self._client.close()

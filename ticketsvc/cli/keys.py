@@ -16,13 +16,13 @@ from typing import Callable, Mapping, TextIO
 
 from pymongo.errors import PyMongoError
 
-from .auth.keys import ApiKeyStore
-from .cli import EXIT_CONFLICT, EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE
-from .clock import Clock, SystemClock, isoformat_z
-from .config import ConfigError, Settings
-from .db import Database
-from .domain import PageRequest
-from .errors import Conflict, NotFound, ServiceError
+from ..auth.keys import ApiKeyStore
+from ..clock import Clock, SystemClock, isoformat_z
+from ..config import ConfigError, Settings
+from ..domain import PageRequest
+from ..errors import Conflict, NotFound, ServiceError
+from ..storage import Database
+from .exits import EXIT_CONFLICT, EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE
 
 EMBEDDED_NOTE = (
     "note: MONGO_URL=mongomock:// is the embedded engine: keys made here live only in this process and are "
@@ -50,7 +50,7 @@ def run_keys(args: argparse.Namespace, out: TextIO, err: TextIO, *, database: Da
     try:
         db = database if database is not None else Database(settings)
         try:
-            db.ensure_indexes()  # key_hash and key_id must be unique before the first key is written
+            db.prepare()  # key_hash and key_id must be unique before the first key is written
             store = ApiKeyStore(db, clock or SystemClock(), admin_key_configured=settings.admin_api_key is not None)
             return _COMMANDS[args.keys_command](store, args, out, err)
         finally:
