@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from ticketsvc.clock import utc
 from ticketsvc.notifications.breaker import CLOSED, HALF_OPEN, OPEN
-from ticketsvc.notifications.delivery import Backoff
+from ticketsvc.retry import Backoff
 
 
 def assert_same_time(stored, expected):

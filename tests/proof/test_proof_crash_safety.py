@@ -26,7 +26,7 @@ from support import wait_for_job
 from ticketsvc.clock import isoformat_z
 from ticketsvc.ingestion.jobs import RUNNING, lock_resource
 from ticketsvc.ingestion.sync import SyncCounts, TicketSync
-from ticketsvc.ingestion.upstream import CallStats
+from ticketsvc.upstream import CallStats
 
 TENANT = "tenant_c"  # 160 tickets in the 800-ticket mock
 PAGE = 20

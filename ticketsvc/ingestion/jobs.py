@@ -30,7 +30,7 @@ from ..errors import Conflict, NotFound, Unavailable
 from ..notifications.outbox import NotificationOutbox
 from .locks import LeaseHeld, LeaseLock
 from .sync import SyncCounts, TicketSync
-from .upstream import CallStats, UpstreamClient, UpstreamError
+from ..upstream import CallStats, UpstreamClient, UpstreamError
 
 log = logging.getLogger(__name__)
 
@@ -184,7 +184,7 @@ class IngestionService:
         while len(requested) < MAX_PAGES:
             self._checkpoint(ctx)
             requested.add(page_number)
-            page = self.upstream.fetch_page(ctx.tenant_id, page_number, lambda s: self._wait(ctx, s), ctx.http)
+            page = self.upstream.fetch_page(ctx.tenant_id, page_number, _Caller(ctx.http, lambda s: self._wait(ctx, s)))
             if page.total_count is not None and ctx.total_pages is None:
                 ctx.total_pages = max(1, math.ceil(page.total_count / self.settings.external_page_size))
             if not page.tickets:
@@ -218,14 +218,14 @@ class IngestionService:
         missing = sync.repo.unseen_by(ctx.job_id, limit=100_000)
         if not missing:
             return
-        wait = lambda s: self._wait(ctx, s)  # noqa: E731
+        caller = _Caller(ctx.http, lambda s: self._wait(ctx, s))
         self._checkpoint(ctx)
-        gone_upstream = self.upstream.deleted_ids(ctx.tenant_id, wait, ctx.http)
+        gone_upstream = self.upstream.deleted_ids(ctx.tenant_id, caller)
         confirmed = [i for i in missing if i in gone_upstream]
         unexplained = [i for i in missing if i not in gone_upstream]
         for external_id in unexplained[:MAX_SINGLE_CHECKS]:
             self._checkpoint(ctx)
-            ticket = self.upstream.fetch_ticket(ctx.tenant_id, external_id, wait, ctx.http)
+            ticket = self.upstream.fetch_ticket(ctx.tenant_id, external_id, caller)
             if ticket is None:
                 confirmed.append(external_id)
             elif sync.apply_page([ticket], ctx.job_id, ctx.counts):
@@ -409,6 +409,12 @@ class IngestionService:
             time.sleep(0.05)  # each job sees its flag within one wait slice and ends
         if self.active_jobs():
             log.warning("shutdown: jobs still running after %.0fs: %s", timeout, self.active_jobs())
+
+
+@dataclass
+class _Caller:
+    stats: CallStats
+    wait: Callable[[float], None]
 
 
 def _fingerprint(tickets: list[Any]) -> str:
