@@ -47,6 +47,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     )
     runtime = Runtime(settings, database=database, clock=clock)
     runtime.db.ensure_indexes()
+    runtime.prepare()
     app.extensions["ticketsvc"] = runtime
     try:
         runtime.access.check_startup()  # AUTH_MODE=keys with no admin key at all: refuse to start

@@ -39,7 +39,7 @@ class Runtime:
         self.metrics = ServiceMetrics(settings)
         self.outbox = NotificationOutbox(self.db)
         self.limiter = SlidingWindowLimiter(
-            self.db.rate_limits, self.clock, name="external_api",
+            self.db.rate_limits, name="external_api",
             calls=settings.rate_limit_calls, window_s=settings.rate_limit_window_s,
             in_flight_s=settings.http_connect_timeout_s + settings.http_read_timeout_s,
         )
@@ -60,6 +60,10 @@ class Runtime:
         self._background_lock = threading.Lock()
         # Below gunicorn's graceful timeout (30 s), so jobs end before the master kills us.
         self.shutdown_timeout_s = 20.0
+
+    def prepare(self) -> None:
+        """Create the shared documents the components need (the rate-limit slots)."""
+        self.limiter.prepare()
 
     # -- background services ---------------------------------------------------------
     def start_background(self) -> None:

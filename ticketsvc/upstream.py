@@ -202,7 +202,7 @@ class UpstreamClient:
             except requests.RequestException as exc:
                 response, problem, body = None, f"{type(exc).__name__}", None
             finally:
-                permit.release()
+                permit.release(self.clock.now())
             self.observer.upstream_call(path, None if response is None else response.status_code, problem is None)
 
             if response is not None and response.status_code == 429:
@@ -210,7 +210,7 @@ class UpstreamClient:
                 stats.rate_limited += 1
                 if rate_limited > MAX_RATE_LIMITED_RETRIES:
                     raise UpstreamError(f"{path}: still rate limited after {rate_limited} answers of 429")
-                self.limiter.pause(self._retry_after(response))
+                self.limiter.pause(self._retry_after(response), self.clock.now())
                 stats.retries += 1
                 continue
             if problem is None:
@@ -245,7 +245,7 @@ class UpstreamClient:
         return min(seconds, MAX_RETRY_AFTER_S)
 
     def _acquire(self, caller: Caller):
-        return self.limiter.acquire(lambda seconds: self._wait(caller, seconds, "rate_limit"))
+        return self.limiter.acquire(lambda seconds: self._wait(caller, seconds, "rate_limit"), self.clock)
 
     def _wait(self, caller: Caller, seconds: float, reason: str) -> None:
         self.observer.upstream_waited(reason, seconds)

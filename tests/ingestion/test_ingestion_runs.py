@@ -161,7 +161,7 @@ def test_cancel_unknown_job_is_404(client):
 def test_a_job_whose_worker_died_is_reaped_as_abandoned(make_app, database, fake_clock):
     # Worker A took the lease and wrote the record, then died (its thread never ran).
     dead = make_app(clock=fake_clock).extensions["ticketsvc"]
-    dead.ingestion.leases.acquire(lock_resource("tenant_a"), "f" * 32)
+    dead.ingestion.leases.acquire(lock_resource("tenant_a"), "f" * 32, fake_clock.now())
     database.ingestion_logs.insert_one({
         "job_id": "f" * 32, "tenant_id": "tenant_a", "trigger": "api", "status": "running",
         "cancel_requested": False, "started_at": fake_clock.now(), "heartbeat_at": fake_clock.now(),

@@ -41,7 +41,7 @@ def _leave_a_dead_workers_run(runtime, database, mock, clock, pages_written: int
     lease, write the running record, store ``pages_written`` whole pages, then write the
     next page's alerts and history but not its tickets. Returns the dead job's id."""
     job_id = uuid.uuid4().hex
-    runtime.ingestion.leases.acquire(lock_resource(TENANT), job_id)
+    runtime.ingestion.leases.acquire(lock_resource(TENANT), job_id, clock.now())
     now = clock.now()
     database.ingestion_logs.insert_one({
         "job_id": job_id, "tenant_id": TENANT, "trigger": "api", "status": RUNNING, "cancel_requested": False,

@@ -80,7 +80,7 @@ class IngestionService:
         self.upstream = upstream
         self.classifier = classifier
         self.outbox = outbox
-        self.leases = LeaseLock(db.locks, clock, settings.lock_ttl_s)
+        self.leases = LeaseLock(db.locks, settings.lock_ttl_s)
         self.on_finished = on_finished
         self._pool = ThreadPoolExecutor(max_workers=settings.ingest_workers, thread_name_prefix="ingest")
         self._capacity = threading.BoundedSemaphore(settings.ingest_workers)
@@ -105,7 +105,7 @@ class IngestionService:
         job_id = uuid.uuid4().hex
         try:
             try:
-                self.leases.acquire(lock_resource(tenant_id), job_id)
+                self.leases.acquire(lock_resource(tenant_id), job_id, self.clock.now())
             except LeaseHeld as held:
                 raise Conflict(f"an ingestion job is already running for tenant {tenant_id}",
                                job_id=held.owner, tenant_id=tenant_id) from None
@@ -253,7 +253,7 @@ class IngestionService:
             raise LeaseLost(f"record already finalised as {record.get('status')}")
         now = self.clock.now()
         if ctx.last_heartbeat is None or (now - ctx.last_heartbeat).total_seconds() >= self.settings.lock_heartbeat_s:
-            if not self.leases.refresh(lock_resource(ctx.tenant_id), ctx.job_id):
+            if not self.leases.refresh(lock_resource(ctx.tenant_id), ctx.job_id, now):
                 raise LeaseLost("lease expired or taken over")
             self.db.ingestion_logs.update_one({"job_id": ctx.job_id, "status": RUNNING},
                                               {"$set": {"heartbeat_at": now}})
@@ -319,7 +319,7 @@ class IngestionService:
         return record
 
     def status(self, tenant_id: str) -> dict:
-        holder = self.leases.holder(lock_resource(tenant_id))
+        holder = self.leases.holder(lock_resource(tenant_id), self.clock.now())
         job = None
         if holder is not None:
             job = self.db.ingestion_logs.find_one({"job_id": holder["owner"]}, {"_id": 0})
@@ -355,7 +355,7 @@ class IngestionService:
                 return_document=ReturnDocument.AFTER,
             )
             if done is not None:
-                self.leases.release_expired(lock_resource(record["tenant_id"]), record["job_id"])
+                self.leases.release_expired(lock_resource(record["tenant_id"]), record["job_id"], now)
                 reaped += 1
                 log.warning("reaped abandoned job job_id=%s tenant=%s", record["job_id"], record["tenant_id"])
                 if self.on_finished is not None:
