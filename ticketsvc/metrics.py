@@ -201,7 +201,7 @@ class ServiceMetrics:
 
     # -- ingestion --------------------------------------------------------------------------
     def ingestion_finished(self, record: Mapping[str, Any]) -> None:
-        """A run's final record (``IngestionService.on_finished``): once per run, by whichever
+        """A run's final record (``IngestionRunner.on_finished``): once per run, by whichever
         worker finalised it (the run's own, or the reaper's for an abandoned run)."""
         def record_run() -> None:
             tenant = self.tenant_label(record.get("tenant_id"))

@@ -19,7 +19,7 @@ from .clock import Clock, SystemClock
 from .config import Settings
 from .db import Database
 from .classification import load_classifier
-from .ingestion.jobs import IngestionService
+from .ingestion.runner import IngestionRunner
 from .ingestion.ratelimit import SlidingWindowLimiter
 from .metrics import ServiceMetrics, SharedStateCollector
 from .notifications.delivery import NotificationDelivery, build_notify_breaker
@@ -44,8 +44,8 @@ class Runtime:
             in_flight_s=settings.http_connect_timeout_s + settings.http_read_timeout_s,
         )
         self.upstream = UpstreamClient(settings, self.limiter, self.clock, observer=self.metrics)
-        self.ingestion = IngestionService(settings, self.db, self.clock, self.upstream, self.classifier, self.outbox,
-                                          on_finished=self.metrics.ingestion_finished)
+        self.ingestion = IngestionRunner(settings, self.db, self.clock, self.upstream, self.classifier, self.outbox,
+                                         on_finished=self.metrics.ingestion_finished)
         self.notify_breaker = build_notify_breaker(self.db.circuit_breakers, settings)
         self.circuit_breakers = {self.notify_breaker.name: self.notify_breaker}
         self.notify_pool = ThreadPoolExecutor(max_workers=settings.notify_concurrency, thread_name_prefix="notify")

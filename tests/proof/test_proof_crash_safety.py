@@ -7,7 +7,7 @@ fake clock: the dead worker's leftovers are built exactly as it leaves them (its
 lease, its running record, whatever its last page had written), or its job is stalled
 inside an upstream call while the clock passes its lease. With ``TEST_MONGO_URL`` the
 real thing runs too: two gunicorn services over one database, SIGKILL to the workers of
-the one running the job. tests/ingestion/test_ingestion_runs.py already proves the reaper
+the one running the job. tests/ingestion/test_job_runner.py already proves the reaper
 on a bare record and lease; these add pages written, the next run and the duplicates check.
 """
 from __future__ import annotations
@@ -24,7 +24,8 @@ from proof.proof_support import (assert_converged, assert_final_audit_record, as
                                  assert_lock_free, child_pids, poll, upstream_count, wait_for_http_job)
 from support import wait_for_job
 from ticketsvc.clock import isoformat_z
-from ticketsvc.ingestion.jobs import RUNNING, lock_resource
+from ticketsvc.ingestion.job import JobStatus
+from ticketsvc.ingestion.runner import lock_resource
 from ticketsvc.ingestion.sync import SyncCounts, TicketSync
 from ticketsvc.upstream import CallStats
 
@@ -44,7 +45,7 @@ def _leave_a_dead_workers_run(runtime, database, mock, clock, pages_written: int
     runtime.ingestion.leases.acquire(lock_resource(TENANT), job_id, clock.now())
     now = clock.now()
     database.ingestion_logs.insert_one({
-        "job_id": job_id, "tenant_id": TENANT, "trigger": "api", "status": RUNNING, "cancel_requested": False,
+        "job_id": job_id, "tenant_id": TENANT, "trigger": "api", "status": JobStatus.RUNNING.value, "cancel_requested": False,
         "started_at": now, "heartbeat_at": now, "ended_at": None, "duration_s": None, "total_pages": None,
         "processed_pages": pages_written, "counts": SyncCounts().as_dict(), "http": CallStats().as_dict(), "error": None,
         "worker": "dead-host:1",

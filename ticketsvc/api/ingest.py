@@ -6,6 +6,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
+from ..ingestion.job import progress
 from .schemas import FullMatch, PageSchema, TenantPageQuerySchema, TenantQuerySchema, Timestamp
 
 blp = Blueprint("ingest", __name__, url_prefix="/ingest", description="Ingestion runs")
@@ -45,6 +46,8 @@ class JobSchema(Schema):
     status = fields.String(required=True, metadata={
         "description": "running | completed | failed | cancelled | abandoned"})
     cancel_requested = fields.Boolean()
+    stop_reason = fields.String(allow_none=True, metadata={
+        "description": "why the run stopped early: user_cancel | shutdown | lease_lost (null otherwise)"})
     progress = fields.Integer(metadata={"description": "0-100"})
     total_pages = fields.Integer(allow_none=True)
     processed_pages = fields.Integer()
@@ -61,16 +64,7 @@ def job_view(record: dict | None) -> dict | None:
     """A record as the API shows it, with ``progress`` derived from the page counts."""
     if record is None:
         return None
-    view = dict(record)
-    total, done = record.get("total_pages"), record.get("processed_pages") or 0
-    if record.get("status") == "completed":
-        progress = 100
-    elif total:
-        progress = min(99, int(done * 100 / total))
-    else:
-        progress = 0
-    view["progress"] = progress
-    return view
+    return {**record, "progress": progress(record)}
 
 
 class StartedSchema(Schema):

@@ -15,7 +15,7 @@ from pymongo.errors import PyMongoError
 
 from ..config import ConfigError, Settings
 from ..errors import Forbidden, NotFound, Unauthorized, Unprocessable
-from ..ingestion.jobs import IngestionService
+from ..ingestion.runner import IngestionRunner
 from .keys import MAX_PRESENTED_CHARS, ApiKeyStore, Principal, hash_key
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ def unknown_job_message(job_id: str) -> str:
 class AccessControl:
     """Authenticates bearer keys and checks a principal against a tenant or a job."""
 
-    def __init__(self, settings: Settings, keys: ApiKeyStore, jobs: IngestionService):
+    def __init__(self, settings: Settings, keys: ApiKeyStore, jobs: IngestionRunner):
         self.enabled = settings.auth_mode == "keys"
         self.keys = keys
         self.jobs = jobs
