@@ -6,7 +6,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from ..ingestion.job import progress
+from ..ingestion.job import JobStatus, StopReason, Trigger, progress
 from .schemas import FullMatch, PageSchema, TenantPageQuerySchema, TenantQuerySchema, Timestamp
 
 blp = Blueprint("ingest", __name__, url_prefix="/ingest", description="Ingestion runs")
@@ -42,12 +42,12 @@ class JobSchema(Schema):
 
     job_id = fields.String(required=True)
     tenant_id = fields.String(required=True)
-    trigger = fields.String(metadata={"description": "api | schedule | cli"})
+    trigger = fields.String(metadata={"description": " | ".join(t.value for t in Trigger)})
     status = fields.String(required=True, metadata={
-        "description": "running | completed | failed | cancelled | abandoned"})
+        "description": " | ".join(s.value for s in JobStatus)})
     cancel_requested = fields.Boolean()
     stop_reason = fields.String(allow_none=True, metadata={
-        "description": "why the run stopped early: user_cancel | shutdown | lease_lost (null otherwise)"})
+        "description": "why the run stopped early: " + " | ".join(r.value for r in StopReason) + " (else null)"})
     progress = fields.Integer(metadata={"description": "0-100"})
     total_pages = fields.Integer(allow_none=True)
     processed_pages = fields.Integer()
@@ -101,7 +101,7 @@ class LogsSchema(PageSchema):
 
 
 class RunQuerySchema(TenantQuerySchema):
-    trigger = fields.String(load_default="api", validate=validate.OneOf(["api", "cli"]),
+    trigger = fields.String(load_default="api", validate=validate.OneOf([Trigger.API.value, Trigger.CLI.value]),
                             metadata={"description": "who asked: api (default) or cli"})
 
 

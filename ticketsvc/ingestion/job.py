@@ -32,6 +32,10 @@ class JobStatus(str, Enum):
     CANCELLED = "cancelled"
     ABANDONED = "abandoned"  # its worker died: the lease lapsed without a final write
 
+    @classmethod
+    def final(cls) -> tuple["JobStatus", ...]:
+        return tuple(status for status in cls if status is not cls.RUNNING)
+
 
 class Trigger(str, Enum):
     """Who asked for the run."""
