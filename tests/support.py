@@ -48,9 +48,9 @@ def upstream_total(mock, tenant_id: str) -> int:
     return body["total_count"]
 
 
-def ingest(runtime, tenant_id: str, timeout: float = 60.0) -> dict:
-    """Run one ingestion to its end and return the final record."""
-    return wait_for_job(runtime, runtime.ingestion.start(tenant_id)["job_id"], timeout)
+def ingest(runtime, tenant_id: str) -> dict:
+    """Run one ingestion to its end, in this thread, and return the final record."""
+    return runtime.ingestion.run(tenant_id)
 
 
 def stored_ticket(tenant_id: str, external_id: str, created_at, **fields) -> dict:

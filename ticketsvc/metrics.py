@@ -34,6 +34,7 @@ import tempfile
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
 
 from .config import Settings
+from .ingestion.job import JobStatus
 
 if TYPE_CHECKING:
     from .clock import Clock
@@ -51,7 +52,7 @@ HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTI
 # The stats view's endpoint name (``auth/policy.py`` lists it too): its requests also feed
 # the stats latency histogram, split by whether a pipeline ran or the ETag matched.
 STATS_ENDPOINT = "stats.TenantStatsView"
-RUN_STATUSES = ("completed", "failed", "cancelled", "abandoned")
+RUN_STATUSES = tuple(status.value for status in JobStatus.final())
 # A run record's ``counts`` key -> the ``outcome`` label of the tickets it counts.
 TICKET_OUTCOMES = {
     "new": "new", "updated": "updated", "unchanged": "unchanged", "deleted": "deleted",
@@ -201,7 +202,7 @@ class ServiceMetrics:
 
     # -- ingestion --------------------------------------------------------------------------
     def ingestion_finished(self, record: Mapping[str, Any]) -> None:
-        """A run's final record (``IngestionService.on_finished``): once per run, by whichever
+        """A run's final record (``IngestionRunner.on_finished``): once per run, by whichever
         worker finalised it (the run's own, or the reaper's for an abandoned run)."""
         def record_run() -> None:
             tenant = self.tenant_label(record.get("tenant_id"))

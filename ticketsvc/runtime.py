@@ -1,8 +1,10 @@
 """The process's handles and background services, built once per process.
 
-A ``Runtime`` owns what may live in process memory: the MongoDB client, the HTTP
-session, the ingestion thread pool and the scheduler. Everything shared between
-processes lives in MongoDB and is reached through the components it wires here.
+A ``Runtime`` wires the components and owns what may live in process memory: the
+``Database`` (unless a test hands one in), the upstream client (which owns the HTTP
+session), the ingestion and notify thread pools and the scheduler. Everything shared
+between processes lives in MongoDB and is reached through the components it wires here.
+Building one does no I/O: ``prepare()`` names the start-up I/O.
 """
 from __future__ import annotations
 
@@ -20,13 +22,12 @@ from .config import Settings
 from .errors import NotFound
 from .storage import Database
 from .classification import load_classifier
-from .http import build_session
-from .ingestion.jobs import IngestionService
+from .ingestion.runner import IngestionRunner
 from .ingestion.ratelimit import SlidingWindowLimiter
-from .ingestion.upstream import UpstreamClient
 from .metrics import ServiceMetrics, SharedStateCollector
 from .notifications.delivery import NotificationDelivery, build_notify_breaker
 from .notifications.outbox import NotificationOutbox
+from .upstream import UpstreamClient
 
 log = logging.getLogger(__name__)
 
@@ -37,22 +38,21 @@ class Runtime:
         self.clock = clock or SystemClock()
         self.owns_database = database is None
         self.db = database or Database(settings)
-        self.http = build_session(pool_size=max(8, settings.ingest_workers + settings.notify_concurrency + 4))
         self.classifier = load_classifier(settings.classifier_rules_path)
         self.metrics = ServiceMetrics(settings)
         self.outbox = NotificationOutbox(self.db)
         self.limiter = SlidingWindowLimiter(
-            self.db.rate_limits, self.clock, name="external_api",
+            self.db.rate_limits, name="external_api",
             calls=settings.rate_limit_calls, window_s=settings.rate_limit_window_s,
             in_flight_s=settings.http_connect_timeout_s + settings.http_read_timeout_s,
         )
-        self.upstream = UpstreamClient(settings, self.http, self.limiter, metrics=self.metrics)
-        self.ingestion = IngestionService(settings, self.db, self.clock, self.upstream, self.classifier, self.outbox,
-                                          on_finished=self.metrics.ingestion_finished)
+        self.upstream = UpstreamClient(settings, self.limiter, self.clock, observer=self.metrics)
+        self.ingestion = IngestionRunner(settings, self.db, self.clock, self.upstream, self.classifier, self.outbox,
+                                         on_finished=self.metrics.ingestion_finished)
         self.notify_breaker = build_notify_breaker(self.db.circuit_breakers, settings)
         self.circuit_breakers = {self.notify_breaker.name: self.notify_breaker}
         self.notify_pool = ThreadPoolExecutor(max_workers=settings.notify_concurrency, thread_name_prefix="notify")
-        self.delivery = NotificationDelivery(settings, self.outbox, self.notify_breaker, self.http,
+        self.delivery = NotificationDelivery(settings, self.outbox, self.notify_breaker, self.upstream,
                                              self.notify_pool, self.clock, on_outcome=self.metrics.delivery_outcome)
         # Shared state is read from MongoDB when /metrics is scraped, so every worker agrees.
         self.metrics.add_scrape_collector(SharedStateCollector(self.circuit_breakers, self.outbox, self.clock))
@@ -71,9 +71,11 @@ class Runtime:
             return None
 
     def prepare(self) -> None:
-        """The start-up I/O, named in one place: storage set-up, then the refusal to run
-        ``AUTH_MODE=keys`` with no way in (``ConfigError``)."""
+        """The start-up I/O, named in one place: storage set-up, the shared documents the
+        components need (the rate-limit slots), then the refusal to run ``AUTH_MODE=keys``
+        with no way in (``ConfigError``)."""
         self.db.prepare()
+        self.limiter.prepare()
         self.access.check_startup()
 
     # -- background services ---------------------------------------------------------
@@ -121,7 +123,7 @@ class Runtime:
         self.ingestion.shutdown(timeout=self.shutdown_timeout_s)
         self.delivery.stop()
         self.notify_pool.shutdown(wait=True)  # sends in flight end within their timeout
-        self.http.close()
+        self.upstream.close()
         if self.owns_database:
             self.db.close()
         log.info("runtime stopped")

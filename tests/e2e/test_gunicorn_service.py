@@ -39,4 +39,4 @@ def test_ingestion_under_gunicorn_then_sigterm_cancels_the_running_job_cleanly(g
     assert service.stop() == 0
     output = service.read_output()
     assert "cancelling 1 running job(s)" in output
-    assert f"job_id={running} tenant=tenant_c status=cancelled" in output
+    assert f"job_id={running} tenant=tenant_c status=cancelled stop_reason=shutdown" in output

@@ -2,6 +2,7 @@
 only when confirmed, restores, alerts on escalation."""
 
 from support import ingest, upstream_total, wait_for_job, wait_for_pages
+from ticketsvc.api.context import get_runtime
 
 TENANT = "tenant_d"
 
@@ -64,7 +65,7 @@ def test_upstream_deletions_are_soft_deleted_after_a_complete_run(runtime, mock_
 
 
 def test_no_deletion_after_a_cancelled_run(make_app, mock_upstream, database):
-    runtime = make_app(external_page_size=10).extensions["ticketsvc"]
+    runtime = get_runtime(make_app(external_page_size=10))
     ingest(runtime, TENANT)
     live_before = _live(database)
     mock_upstream.admin("POST", "/admin/mutate", json={"tenant_id": TENANT, "delete": ["tkt-000002"]})
@@ -78,7 +79,7 @@ def test_no_deletion_after_a_cancelled_run(make_app, mock_upstream, database):
 
 
 def test_no_deletion_after_a_failed_run(make_app, mock_upstream, database):
-    runtime = make_app(external_page_size=10, http_max_attempts=2).extensions["ticketsvc"]
+    runtime = get_runtime(make_app(external_page_size=10, http_max_attempts=2))
     ingest(runtime, TENANT)
     live_before = _live(database)
     mock_upstream.admin("POST", "/admin/mutate", json={"tenant_id": TENANT, "delete": ["tkt-000002"]})
@@ -92,7 +93,7 @@ def test_no_deletion_after_a_failed_run(make_app, mock_upstream, database):
 
 
 def test_a_ticket_skipped_by_a_page_shift_mid_run_is_not_deleted(make_app, mock_upstream, database):
-    runtime = make_app(external_page_size=10).extensions["ticketsvc"]
+    runtime = get_runtime(make_app(external_page_size=10))
     ingest(runtime, TENANT)
     # After page 1 is served, tkt-000003 (on page 1) is deleted upstream: every later
     # ticket moves up one place, so the first ticket of page 2 is never listed this run.

@@ -1,5 +1,5 @@
 """Ingestion runs against the real mock over HTTP: completeness, idempotency, the lock,
-the global rate limit, 429s, failures, cancellation, the reaper."""
+the global rate limit, 429s, failures, cancellation (the reaper: test_job_runner.py)."""
 import threading
 import time
 
@@ -8,7 +8,8 @@ import pytest
 from conftest import mock_config
 from mock_api.testing import MockUpstreamServer
 from support import ingest, upstream_total, wait_for_job, wait_for_pages
-from ticketsvc.ingestion.jobs import lock_resource
+from ticketsvc.ingestion.runner import lock_resource
+from ticketsvc.api.context import get_runtime
 
 
 def test_full_ingestion_stores_every_ticket_of_the_tenant(runtime, mock_upstream, database):
@@ -60,7 +61,7 @@ def test_concurrent_starts_across_two_workers_give_exactly_one_202(make_app, moc
     conflicts = [body for status, body in answers if status == 409]
     assert len(accepted) == 1 and len(conflicts) == 19
     assert {body["job_id"] for body in conflicts} == {accepted[0]["job_id"]}
-    wait_for_job(apps[0].extensions["ticketsvc"], accepted[0]["job_id"])
+    wait_for_job(get_runtime(apps[0]), accepted[0]["job_id"])
 
 
 def test_parallel_tenants_across_two_workers_stay_within_the_upstream_limit():
@@ -75,14 +76,14 @@ def test_parallel_tenants_across_two_workers_stay_within_the_upstream_limit():
         database = Database(settings)
         workers = [create_app(settings, database=database), create_app(settings, database=database)]
         try:
-            runtimes = [w.extensions["ticketsvc"] for w in workers]
+            runtimes = [get_runtime(w) for w in workers]
             jobs = [(runtimes[i % 2], runtimes[i % 2].ingestion.start(t)["job_id"])
                     for i, t in enumerate(["tenant_a", "tenant_b", "tenant_c", "tenant_d"])]
             records = [wait_for_job(rt, job_id, timeout=120) for rt, job_id in jobs]
             report = mock.report()
         finally:
             for w in workers:
-                w.extensions["ticketsvc"].stop()
+                get_runtime(w).stop()
             database.close()
     assert all(r["status"] == "completed" for r in records), records
     assert report["rate_limited"] == 0
@@ -94,14 +95,15 @@ def test_parallel_tenants_across_two_workers_stay_within_the_upstream_limit():
 def test_a_full_ingestion_pool_answers_503_with_retry_after(make_app, mock_upstream):
     app = make_app(ingest_workers=1)
     client = app.test_client()
-    mock_upstream.admin("POST", "/admin/faults", json={"latency_s": 0.2})
+    # Slow enough that the run outlasts the second request's one-second wait for capacity.
+    mock_upstream.admin("POST", "/admin/faults", json={"latency_s": 0.5})
     running = client.post("/ingest/run?tenant_id=tenant_a")
     assert running.status_code == 202
     refused = client.post("/ingest/run?tenant_id=tenant_b")
     assert refused.status_code == 503 and refused.is_json and refused.headers["Retry-After"]
     assert client.get("/ingest/status?tenant_id=tenant_b").get_json()["job"] is None  # nothing half-started
-    app.extensions["ticketsvc"].ingestion.cancel(running.get_json()["job_id"])
-    wait_for_job(app.extensions["ticketsvc"], running.get_json()["job_id"])
+    get_runtime(app).ingestion.cancel(running.get_json()["job_id"])
+    wait_for_job(get_runtime(app), running.get_json()["job_id"])
 
 
 def test_a_429_storm_is_waited_out_and_counted(runtime, mock_upstream, database):
@@ -125,7 +127,7 @@ def test_transient_5xx_and_malformed_pages_are_retried(runtime, mock_upstream):
 
 
 def test_a_failing_upstream_ends_failed_with_an_audit_record_and_a_free_lock(make_app, mock_upstream, database):
-    runtime = make_app(http_max_attempts=3).extensions["ticketsvc"]
+    runtime = get_runtime(make_app(http_max_attempts=3))
     mock_upstream.admin("POST", "/admin/faults", json={"fail_next": 1000})
     record = ingest(runtime, "tenant_a")
     assert record["status"] == "failed"
@@ -136,7 +138,7 @@ def test_a_failing_upstream_ends_failed_with_an_audit_record_and_a_free_lock(mak
 
 
 def test_cancel_mid_run_keeps_stored_tickets_and_frees_the_lock(make_app, mock_upstream, database):
-    runtime = make_app(external_page_size=10).extensions["ticketsvc"]
+    runtime = get_runtime(make_app(external_page_size=10))
     app_client = make_app(external_page_size=10).test_client()
     mock_upstream.admin("POST", "/admin/faults", json={"latency_s": 0.1})
     job_id = runtime.ingestion.start("tenant_a")["job_id"]
@@ -146,7 +148,7 @@ def test_cancel_mid_run_keeps_stored_tickets_and_frees_the_lock(make_app, mock_u
     again = app_client.delete(f"/ingest/{job_id}")
     assert again.status_code in (202, 409)
     record = wait_for_job(runtime, job_id)
-    assert record["status"] == "cancelled"
+    assert record["status"] == "cancelled" and record["stop_reason"] == "user_cancel"
     stored = database.tickets.count_documents({"tenant_id": "tenant_a"})
     assert 0 < stored < upstream_total(mock_upstream, "tenant_a")
     assert stored == record["counts"]["new"]
@@ -158,36 +160,15 @@ def test_cancel_unknown_job_is_404(client):
     assert client.delete("/ingest/" + "0" * 32).status_code == 404
 
 
-def test_a_job_whose_worker_died_is_reaped_as_abandoned(make_app, database, fake_clock):
-    # Worker A took the lease and wrote the record, then died (its thread never ran).
-    dead = make_app(clock=fake_clock).extensions["ticketsvc"]
-    dead.ingestion.leases.acquire(lock_resource("tenant_a"), "f" * 32)
-    database.ingestion_logs.insert_one({
-        "job_id": "f" * 32, "tenant_id": "tenant_a", "trigger": "api", "status": "running",
-        "cancel_requested": False, "started_at": fake_clock.now(), "heartbeat_at": fake_clock.now(),
-        "counts": {}, "http": {}, "processed_pages": 3, "total_pages": 9,
-    })
-    survivor = make_app(clock=fake_clock)
-    client = survivor.test_client()
-    assert client.post("/ingest/run?tenant_id=tenant_a").status_code == 409
-    assert survivor.extensions["ticketsvc"].ingestion.reap() == 0  # lease still young
-    fake_clock.advance(61)
-    assert survivor.extensions["ticketsvc"].ingestion.reap() == 1
-    record = client.get("/ingest/progress/" + "f" * 32).get_json()
-    assert record["status"] == "abandoned" and record["ended_at"] and "heartbeat" in record["error"]
-    assert database.locks.find_one({"_id": lock_resource("tenant_a")}) is None
-    assert client.post("/ingest/run?tenant_id=tenant_a").status_code == 202
-
-
 def test_a_job_that_loses_its_lease_stops_writing_and_fails(make_app, mock_upstream, database, fake_clock):
-    runtime = make_app(clock=fake_clock, external_page_size=10).extensions["ticketsvc"]
+    runtime = get_runtime(make_app(clock=fake_clock, external_page_size=10))
     mock_upstream.admin("POST", "/admin/faults", json={"latency_s": 0.05})
     job_id = runtime.ingestion.start("tenant_a")["job_id"]
     wait_for_pages(runtime, job_id, 1)
     fake_clock.advance(61)  # the lease lapses under the job ...
     database.locks.update_one({"_id": lock_resource("tenant_a")}, {"$set": {"owner": "usurper"}})  # ... and is taken
     record = wait_for_job(runtime, job_id)
-    assert record["status"] == "failed" and "lease" in record["error"]
+    assert record["status"] == "failed" and "lease" in record["error"] and record["stop_reason"] == "lease_lost"
     stored_after = database.tickets.count_documents({"tenant_id": "tenant_a"})
     time.sleep(0.2)
     assert database.tickets.count_documents({"tenant_id": "tenant_a"}) == stored_after
@@ -196,7 +177,7 @@ def test_a_job_that_loses_its_lease_stops_writing_and_fails(make_app, mock_upstr
 
 def test_progress_reports_pages_and_percent(make_app, mock_upstream):
     app = make_app(external_page_size=10)
-    runtime = app.extensions["ticketsvc"]
+    runtime = get_runtime(app)
     mock_upstream.admin("POST", "/admin/faults", json={"latency_s": 0.05})
     job_id = app.test_client().post("/ingest/run?tenant_id=tenant_d").get_json()["job_id"]
     seen = []
@@ -221,7 +202,7 @@ def test_status_shows_the_running_then_the_last_job(app, mock_upstream):
     job_id = client.post("/ingest/run?tenant_id=tenant_d").get_json()["job_id"]
     running = client.get("/ingest/status?tenant_id=tenant_d").get_json()
     assert running["running"] is True and running["job"]["job_id"] == job_id
-    wait_for_job(app.extensions["ticketsvc"], job_id)
+    wait_for_job(get_runtime(app), job_id)
     done = client.get("/ingest/status?tenant_id=tenant_d").get_json()
     assert done["running"] is False and done["job"]["status"] == "completed"
 

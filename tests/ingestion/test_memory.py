@@ -5,6 +5,7 @@ import tracemalloc
 from conftest import mock_config
 from mock_api.testing import MockUpstreamServer
 from support import ingest
+from ticketsvc.api.context import get_runtime
 
 RUNS = 200
 
@@ -29,7 +30,7 @@ def _heap(database) -> int:
 
 def test_two_hundred_runs_do_not_grow_memory(make_app, database):
     with MockUpstreamServer(mock_config(tickets=60)) as mock:
-        runtime = make_app(external_api_url=mock.url, rate_limit_calls=100, rate_limit_window_s=1.0).extensions["ticketsvc"]
+        runtime = get_runtime(make_app(external_api_url=mock.url, rate_limit_calls=100, rate_limit_window_s=1.0))
         # Warm up: connection pools, lazy imports, and CPython's bounded internal caches
         # (they fill over the first few hundred runs and then stay flat).
         for _ in range(RUNS):

@@ -1,9 +1,10 @@
 """Periodic re-sync of known tenants: once per interval, once across workers."""
 from support import ingest, wait_for_job
+from ticketsvc.api.context import get_runtime
 
 
 def test_a_tenant_is_resynced_one_interval_after_its_last_run(make_app, fake_clock, database):
-    runtime = make_app(clock=fake_clock, sync_interval_s=900).extensions["ticketsvc"]
+    runtime = get_runtime(make_app(clock=fake_clock, sync_interval_s=900))
     ingest(runtime, "tenant_d")
     assert runtime.ingestion.sync_due_tenants() == []  # just ran: not due
     fake_clock.advance(899)
@@ -17,8 +18,8 @@ def test_a_tenant_is_resynced_one_interval_after_its_last_run(make_app, fake_clo
 
 
 def test_two_workers_start_one_scheduled_run_between_them(make_app, fake_clock):
-    first = make_app(clock=fake_clock, sync_interval_s=60).extensions["ticketsvc"]
-    second = make_app(clock=fake_clock, sync_interval_s=60).extensions["ticketsvc"]
+    first = get_runtime(make_app(clock=fake_clock, sync_interval_s=60))
+    second = get_runtime(make_app(clock=fake_clock, sync_interval_s=60))
     ingest(first, "tenant_c")
     ingest(first, "tenant_d")
     fake_clock.advance(61)
@@ -29,7 +30,7 @@ def test_two_workers_start_one_scheduled_run_between_them(make_app, fake_clock):
 
 
 def test_sync_disabled_when_the_interval_is_zero(make_app, fake_clock):
-    runtime = make_app(clock=fake_clock, sync_interval_s=0).extensions["ticketsvc"]
+    runtime = get_runtime(make_app(clock=fake_clock, sync_interval_s=0))
     ingest(runtime, "tenant_d")
     fake_clock.advance(10_000)
     assert runtime.ingestion.sync_due_tenants() == []

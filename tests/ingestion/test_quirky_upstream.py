@@ -7,6 +7,7 @@ from flask import Flask, jsonify, request
 from werkzeug.serving import make_server
 
 from support import ingest
+from ticketsvc.api.context import get_runtime
 
 TENANT = "acme"
 
@@ -73,7 +74,7 @@ def quirky():
 
 def test_integer_ids_and_numeric_string_paging_are_read_as_the_contract_means(make_app, quirky, database):
     upstream = quirky()
-    runtime = make_app(external_api_url=upstream.url, external_page_size=10).extensions["ticketsvc"]
+    runtime = get_runtime(make_app(external_api_url=upstream.url, external_page_size=10))
     record = ingest(runtime, TENANT)
     assert record["status"] == "completed" and record["counts"]["new"] == 25 and record["counts"]["invalid"] == 0
     assert record["total_pages"] == 3 and record["processed_pages"] == 3
@@ -84,7 +85,7 @@ def test_integer_ids_and_numeric_string_paging_are_read_as_the_contract_means(ma
 
 def test_a_wrapped_single_ticket_confirms_it_still_exists(make_app, quirky, database):
     upstream = quirky()
-    runtime = make_app(external_api_url=upstream.url, external_page_size=10).extensions["ticketsvc"]
+    runtime = get_runtime(make_app(external_api_url=upstream.url, external_page_size=10))
     ingest(runtime, TENANT)
     upstream.unlisted = {3}  # missing from the pages, but the single fetch still finds it
     record = ingest(runtime, TENANT)
@@ -100,7 +101,7 @@ def test_a_wrapped_single_ticket_confirms_it_still_exists(make_app, quirky, data
 
 def test_a_paging_loop_stops_at_the_repeated_page_and_deletes_nothing(make_app, quirky, database):
     upstream = quirky(loop=True)
-    runtime = make_app(external_api_url=upstream.url, external_page_size=10).extensions["ticketsvc"]
+    runtime = get_runtime(make_app(external_api_url=upstream.url, external_page_size=10))
     record = ingest(runtime, TENANT)
     assert record["status"] == "completed"
     assert record["processed_pages"] == 1 and record["http"]["calls"] == 1

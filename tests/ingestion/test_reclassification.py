@@ -4,6 +4,7 @@ from pathlib import Path
 from support import ingest
 
 import ticketsvc.classification as classification
+from ticketsvc.api.context import get_runtime
 
 TENANT = "tenant_d"
 RULES = Path(classification.__file__).with_name("rules.toml")
@@ -19,14 +20,14 @@ def _escalating_broken_features(tmp_path) -> str:
 
 
 def test_a_rules_version_bump_reclassifies_unchanged_tickets_with_history_and_alerts(make_app, database, tmp_path):
-    before = make_app().extensions["ticketsvc"]
+    before = get_runtime(make_app())
     ingest(before, TENANT)
     old_version = before.classifier.version
     medium_broken = database.tickets.count_documents(
         {"tenant_id": TENANT, "urgency": "medium", "keywords": {"$in": ["not working", "crash", "error", "bug"]}})
     alerts_before = database.notifications.count_documents({"tenant_id": TENANT})
 
-    after = make_app(classifier_rules_path=_escalating_broken_features(tmp_path)).extensions["ticketsvc"]
+    after = get_runtime(make_app(classifier_rules_path=_escalating_broken_features(tmp_path)))
     assert after.classifier.version != old_version
     record = ingest(after, TENANT)
 

@@ -10,7 +10,8 @@ from datetime import timedelta
 
 from ticketsvc.clock import utc
 from ticketsvc.notifications.breaker import CLOSED, HALF_OPEN, OPEN
-from ticketsvc.notifications.delivery import Backoff
+from ticketsvc.retry import Backoff
+from ticketsvc.api.context import get_runtime
 
 
 def assert_same_time(stored, expected):
@@ -19,7 +20,7 @@ def assert_same_time(stored, expected):
 
 
 def test_an_alert_is_posted_once_and_marked_delivered(notify_app, enqueue, stored, notify_report):
-    runtime = notify_app().extensions["ticketsvc"]
+    runtime = get_runtime(notify_app())
     [alert] = enqueue(runtime, 1)
     stats = runtime.delivery.drain()
     assert stats.as_dict() == {"claimed": 1, "delivered": 1, "retried": 0, "dead": 0, "deferred": 0, "lost": 0}
@@ -34,7 +35,7 @@ def test_an_alert_is_posted_once_and_marked_delivered(notify_app, enqueue, store
 def test_an_alert_whose_first_two_attempts_fail_is_delivered_once_after_backoff(
         notify_app, fake_clock, enqueue, stored, notify_config, notify_report):
     notify_config(fail_first_attempts=2, fail_share=1.0)
-    runtime = notify_app(notify_backoff_base_s=1.0, notify_backoff_max_s=60.0).extensions["ticketsvc"]
+    runtime = get_runtime(notify_app(notify_backoff_base_s=1.0, notify_backoff_max_s=60.0))
     runtime.delivery.backoff = Backoff(1.0, 60.0, rng=random.Random(11))
     expected = Backoff(1.0, 60.0, rng=random.Random(11))
     [alert] = enqueue(runtime, 1)
@@ -76,7 +77,7 @@ def test_an_alert_that_runs_out_of_attempts_ends_dead_and_visible(
         notify_app, enqueue, stored, notify_config, notify_report):
     notify_config(fail_first_attempts=5, fail_share=1.0)
     app = notify_app(notify_max_attempts=3)
-    runtime = app.extensions["ticketsvc"]
+    runtime = get_runtime(app)
     [alert] = enqueue(runtime, 1)
     runtime.delivery.drain()  # backoff is zero in tests: all three attempts happen now
     doc = stored(runtime, alert)
@@ -91,7 +92,7 @@ def test_an_alert_that_runs_out_of_attempts_ends_dead_and_visible(
 
 
 def test_a_client_error_marks_the_alert_dead_at_once(notify_app, enqueue, stored):
-    runtime = notify_app().extensions["ticketsvc"]
+    runtime = get_runtime(notify_app())
     [alert] = enqueue(runtime, 1, urgency="critical")  # the endpoint accepts high|medium|low only
     runtime.delivery.drain()
     runtime.delivery.drain()
@@ -104,7 +105,7 @@ def test_a_client_error_marks_the_alert_dead_at_once(notify_app, enqueue, stored
 
 def test_a_timeout_is_a_failed_attempt_and_a_breaker_failure(notify_app, enqueue, stored, notify_config):
     notify_config(latency_ms=[300, 300])
-    runtime = notify_app(notify_timeout_s=0.05, notify_max_attempts=2).extensions["ticketsvc"]
+    runtime = get_runtime(notify_app(notify_timeout_s=0.05, notify_max_attempts=2))
     [alert] = enqueue(runtime, 1)
     runtime.delivery.drain()
     doc = stored(runtime, alert)
@@ -113,7 +114,7 @@ def test_a_timeout_is_a_failed_attempt_and_a_breaker_failure(notify_app, enqueue
 
 
 def test_an_unreachable_endpoint_is_a_failed_attempt(notify_app, enqueue, stored):
-    runtime = notify_app(external_api_url="http://127.0.0.1:1", notify_max_attempts=2).extensions["ticketsvc"]
+    runtime = get_runtime(notify_app(external_api_url="http://127.0.0.1:1", notify_max_attempts=2))
     [alert] = enqueue(runtime, 1)
     runtime.delivery.drain()
     doc = stored(runtime, alert)
@@ -124,7 +125,7 @@ def test_an_unreachable_endpoint_is_a_failed_attempt(notify_app, enqueue, stored
 def test_an_open_circuit_makes_no_call_and_spends_no_attempt(
         notify_app, enqueue, stored, mock_upstream, notify_report):
     mock_upstream.admin("POST", "/admin/faults", json={"notify_outage_s": 3600})
-    runtime = notify_app(notify_concurrency=1).extensions["ticketsvc"]
+    runtime = get_runtime(notify_app(notify_concurrency=1))
     alerts = enqueue(runtime, 8)
     runtime.delivery.drain()
     status = runtime.notify_breaker.status(runtime.clock.now())
@@ -144,7 +145,7 @@ def test_an_open_circuit_makes_no_call_and_spends_no_attempt(
 def test_after_an_outage_every_alert_is_delivered_exactly_once(
         notify_app, fake_clock, enqueue, stored, mock_upstream, notify_report):
     mock_upstream.admin("POST", "/admin/faults", json={"notify_outage_s": 3600})
-    runtime = notify_app(cb_open_s=30.0).extensions["ticketsvc"]
+    runtime = get_runtime(notify_app(cb_open_s=30.0))
     alerts = enqueue(runtime, 40)
     runtime.delivery.drain()
     assert runtime.notify_breaker.status(fake_clock.now())["state"] == OPEN
@@ -165,7 +166,7 @@ def test_after_an_outage_every_alert_is_delivered_exactly_once(
 def test_half_open_lets_one_probe_through_across_workers_and_threads(
         notify_app, fake_clock, enqueue, mock_upstream, notify_report):
     mock_upstream.admin("POST", "/admin/faults", json={"notify_outage_s": 3600})
-    workers = [notify_app().extensions["ticketsvc"] for _ in range(2)]
+    workers = [get_runtime(notify_app()) for _ in range(2)]
     enqueue(workers[0], 30)
     workers[0].delivery.drain()
     assert workers[1].notify_breaker.gate(fake_clock.now()) == OPEN
@@ -192,27 +193,27 @@ def test_half_open_lets_one_probe_through_across_workers_and_threads(
 def test_two_app_instances_share_one_breaker(notify_app, fake_clock, enqueue, mock_upstream, notify_report):
     first, second = notify_app(), notify_app()
     mock_upstream.admin("POST", "/admin/faults", json={"notify_outage_s": 3600})
-    enqueue(first.extensions["ticketsvc"], 10)
-    first.extensions["ticketsvc"].delivery.drain()
+    enqueue(get_runtime(first), 10)
+    get_runtime(first).delivery.drain()
     calls = notify_report()["total_attempts"]
 
     status = second.test_client().get("/circuit/notify/status").get_json()
     assert status["state"] == "open" and status["failure_count"] >= 5
-    second.extensions["ticketsvc"].delivery.drain()
+    get_runtime(second).delivery.drain()
     assert notify_report()["total_attempts"] == calls
 
     mock_upstream.admin("DELETE", "/admin/faults")
     assert second.test_client().post("/circuit/notify/reset").get_json()["state"] == "closed"
     assert first.test_client().get("/circuit/notify/status").get_json()["state"] == "closed"
     fake_clock.advance(30)  # alerts held back by the open circuit were due at its retry_at
-    first.extensions["ticketsvc"].delivery.drain()
-    assert first.extensions["ticketsvc"].outbox.counts()["delivered"] == 10
+    get_runtime(first).delivery.drain()
+    assert get_runtime(first).outbox.counts()["delivered"] == 10
 
 
 def test_a_dead_senders_claim_is_delivered_by_another_instance_after_its_lease(
         notify_app, fake_clock, enqueue, stored, notify_report):
-    crashed = notify_app(notify_lease_s=30.0).extensions["ticketsvc"]
-    survivor = notify_app(notify_lease_s=30.0).extensions["ticketsvc"]
+    crashed = get_runtime(notify_app(notify_lease_s=30.0))
+    survivor = get_runtime(notify_app(notify_lease_s=30.0))
     [alert] = enqueue(crashed, 1)
     [claim] = crashed.outbox.claim(fake_clock.now(), 30.0, 10)  # ...and then the worker dies
 
@@ -232,7 +233,7 @@ def test_a_dead_senders_claim_is_delivered_by_another_instance_after_its_lease(
 
 
 def test_concurrent_workers_never_send_the_same_alert_twice(notify_app, enqueue, notify_report):
-    workers = [notify_app(notify_batch_size=5).extensions["ticketsvc"] for _ in range(3)]
+    workers = [get_runtime(notify_app(notify_batch_size=5)) for _ in range(3)]
     alerts = enqueue(workers[0], 60)
     threads = [threading.Thread(target=w.delivery.drain) for w in workers]
     for thread in threads:
@@ -245,7 +246,7 @@ def test_concurrent_workers_never_send_the_same_alert_twice(notify_app, enqueue,
 
 
 def test_the_scheduler_drains_the_outbox_in_the_background(make_app, enqueue, notify_report):
-    runtime = make_app(notify_poll_s=0.05).extensions["ticketsvc"]  # real clock
+    runtime = get_runtime(make_app(notify_poll_s=0.05))  # real clock
     enqueue(runtime, 25)
     runtime.start_background()
     deadline = time.monotonic() + 15

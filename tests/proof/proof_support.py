@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 
 import requests
 
-from ticketsvc.ingestion.jobs import lock_resource
+from ticketsvc.ingestion.runner import lock_resource
 
 TENANTS = ("tenant_a", "tenant_b", "tenant_c", "tenant_d")
 UPSTREAM_FIELDS = ("source", "customer_id", "subject", "message", "status", "created_at", "updated_at")

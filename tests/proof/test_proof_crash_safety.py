@@ -7,7 +7,7 @@ fake clock: the dead worker's leftovers are built exactly as it leaves them (its
 lease, its running record, whatever its last page had written), or its job is stalled
 inside an upstream call while the clock passes its lease. With ``TEST_MONGO_URL`` the
 real thing runs too: two gunicorn services over one database, SIGKILL to the workers of
-the one running the job. tests/ingestion/test_ingestion_runs.py already proves the reaper
+the one running the job. tests/ingestion/test_job_runner.py already proves the reaper
 on a bare record and lease; these add pages written, the next run and the duplicates check.
 """
 from __future__ import annotations
@@ -24,10 +24,11 @@ from proof.proof_support import (assert_converged, assert_final_audit_record, as
                                  assert_lock_free, child_pids, poll, upstream_count, wait_for_http_job)
 from support import wait_for_job
 from ticketsvc.clock import isoformat_z
-from ticketsvc.ingestion.jobs import RUNNING, lock_resource
+from ticketsvc.ingestion.job import JobStatus
+from ticketsvc.ingestion.runner import lock_resource
 from ticketsvc.ingestion.sync import SyncCounts, TicketSync
-from ticketsvc.ingestion.upstream import CallStats
 from ticketsvc.api.context import get_runtime
+from ticketsvc.upstream import CallStats
 
 TENANT = "tenant_c"  # 160 tickets in the 800-ticket mock
 PAGE = 20
@@ -42,10 +43,10 @@ def _leave_a_dead_workers_run(runtime, database, mock, clock, pages_written: int
     lease, write the running record, store ``pages_written`` whole pages, then write the
     next page's alerts and history but not its tickets. Returns the dead job's id."""
     job_id = uuid.uuid4().hex
-    runtime.ingestion.leases.acquire(lock_resource(TENANT), job_id)
+    runtime.ingestion.leases.acquire(lock_resource(TENANT), job_id, clock.now())
     now = clock.now()
     database.ingestion_logs.insert_one({
-        "job_id": job_id, "tenant_id": TENANT, "trigger": "api", "status": RUNNING, "cancel_requested": False,
+        "job_id": job_id, "tenant_id": TENANT, "trigger": "api", "status": JobStatus.RUNNING.value, "cancel_requested": False,
         "started_at": now, "heartbeat_at": now, "ended_at": None, "duration_s": None, "total_pages": None,
         "processed_pages": pages_written, "counts": SyncCounts().as_dict(), "http": CallStats().as_dict(), "error": None,
         "worker": "dead-host:1",
@@ -66,7 +67,7 @@ def _leave_a_dead_workers_run(runtime, database, mock, clock, pages_written: int
 
 def test_a_worker_killed_between_a_pages_writes_is_reaped_and_the_next_run_converges_without_duplicates(
         make_app, mock_upstream, database, fake_clock):
-    dead = make_app(clock=fake_clock, external_page_size=PAGE).extensions["ticketsvc"]
+    dead = get_runtime(make_app(clock=fake_clock, external_page_size=PAGE))
     dead_job = _leave_a_dead_workers_run(dead, database, mock_upstream, fake_clock, pages_written=2)
     half_written = database.ticket_history.count_documents({"tenant_id": TENANT, "job_id": dead_job})
     assert database.tickets.count_documents({"tenant_id": TENANT}) == 2 * PAGE
@@ -97,7 +98,7 @@ def test_a_worker_killed_between_a_pages_writes_is_reaped_and_the_next_run_conve
 
 
 def test_a_stalled_worker_is_reaped_and_when_it_wakes_it_writes_nothing(make_app, mock_upstream, database, fake_clock):
-    stalled = make_app(clock=fake_clock, external_page_size=10, http_read_timeout_s=30).extensions["ticketsvc"]
+    stalled = get_runtime(make_app(clock=fake_clock, external_page_size=10, http_read_timeout_s=30))
     mock_upstream.admin("POST", "/admin/faults", json={"latency_s": 0.03})  # pages slow enough to stop between
     stalled_job = stalled.ingestion.start(TENANT)["job_id"]
     poll(lambda: stalled.ingestion.get(stalled_job)["processed_pages"] >= 2, 20, 0.005, "two pages")
@@ -107,7 +108,7 @@ def test_a_stalled_worker_is_reaped_and_when_it_wakes_it_writes_nothing(make_app
     poll(lambda: mock_upstream.admin("GET", "/admin/faults")["latency_next"] == 0, 10, 0.005, "the call to hang")
     fake_clock.advance(stalled.settings.lock_ttl_s + 1)
 
-    survivor = make_app(clock=fake_clock, external_page_size=10).extensions["ticketsvc"]
+    survivor = get_runtime(make_app(clock=fake_clock, external_page_size=10))
     assert survivor.ingestion.reap() == 1
     assert survivor.ingestion.get(stalled_job)["status"] == "abandoned"
     record = wait_for_job(survivor, survivor.ingestion.start(TENANT)["job_id"])

@@ -32,7 +32,7 @@ def _calls(mock) -> int:
 
 
 def test_pages_slower_than_the_read_timeout_are_retried_and_the_run_completes_exactly(make_app, mock_upstream, database):
-    runtime = make_app(http_read_timeout_s=0.2, external_page_size=20).extensions["ticketsvc"]
+    runtime = get_runtime(make_app(http_read_timeout_s=0.2, external_page_size=20))
     _faults(mock_upstream, latency_s=0.6, latency_next=2)  # the first two calls outlast the timeout
     record = ingest(runtime, TENANT)
     assert_final_audit_record(record, "completed")
@@ -54,7 +54,7 @@ def test_a_persistent_fault_fails_the_run_truthfully_and_a_clean_rerun_converges
         _faults(mock_upstream, latency_s=0.4)
     else:
         _faults(mock_upstream, malformed_next=1000)
-    broken = make_app(**overrides).extensions["ticketsvc"]
+    broken = get_runtime(make_app(**overrides))
     record = ingest(broken, TENANT)
 
     assert_final_audit_record(record, "failed")
@@ -68,7 +68,7 @@ def test_a_persistent_fault_fails_the_run_truthfully_and_a_clean_rerun_converges
     assert database.tickets.count_documents({"tenant_id": TENANT}) == 0
 
     mock_upstream.admin("DELETE", "/admin/faults")
-    healthy = make_app(external_page_size=20).extensions["ticketsvc"]  # another worker, same store
+    healthy = get_runtime(make_app(external_page_size=20))  # another worker, same store
     rerun = ingest(healthy, TENANT)
     assert_final_audit_record(rerun, "completed")
     assert_converged(database, mock_upstream, TENANT)
@@ -78,7 +78,7 @@ def test_a_persistent_fault_fails_the_run_truthfully_and_a_clean_rerun_converges
 def test_a_run_failing_half_way_then_a_clean_rerun_converges_on_a_changed_upstream_without_duplicates(
         make_app, mock_upstream, database):
     tenant = "tenant_a"  # 320 tickets: 32 pages of 10
-    runtime = make_app(external_page_size=10, http_max_attempts=3).extensions["ticketsvc"]
+    runtime = get_runtime(make_app(external_page_size=10, http_max_attempts=3))
     _faults(mock_upstream, latency_s=0.03)  # slow enough to break in after a few pages
     job_id = runtime.ingestion.start(tenant)["job_id"]
     poll(lambda: runtime.ingestion.get(job_id)["processed_pages"] >= 5, 20, 0.01, "five pages")
@@ -118,7 +118,7 @@ def test_a_run_failing_half_way_then_a_clean_rerun_converges_on_a_changed_upstre
 
 
 def test_every_fault_in_one_run_ends_with_exact_data_and_truthful_figures(make_app, mock_upstream, database):
-    runtime = make_app(http_read_timeout_s=0.3, external_page_size=20).extensions["ticketsvc"]
+    runtime = get_runtime(make_app(http_read_timeout_s=0.3, external_page_size=20))
     broken = {  # tickets the upstream serves broken: missing or wrongly typed fields
         "tkt-000003": {"customer_id": None},
         "tkt-000011": {"created_at": 1767225600},
@@ -166,7 +166,7 @@ def test_every_fault_in_one_run_ends_with_exact_data_and_truthful_figures(make_a
 def test_a_429_storm_during_concurrent_runs_is_waited_out_within_the_limit(make_app, mock_upstream, database):
     limit, window = 10, 1.0
     mock_upstream.admin("POST", "/admin/config", json={"rate_limit_calls": limit, "rate_limit_window_s": window})
-    workers = [make_app(rate_limit_calls=limit, rate_limit_window_s=window, external_page_size=20).extensions["ticketsvc"]
+    workers = [get_runtime(make_app(rate_limit_calls=limit, rate_limit_window_s=window, external_page_size=20))
                for _ in range(2)]
     _faults(mock_upstream, rate_limit_storm={"count": 4, "retry_after": 0.3})
     tenants = ("tenant_b", "tenant_c")

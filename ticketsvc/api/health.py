@@ -35,20 +35,6 @@ def _probe_mongodb(runtime) -> dict:
         return {"ok": False, "latency_ms": None, "error": type(exc).__name__}
 
 
-def _probe_external(runtime) -> dict:
-    # /health of the upstream, never an /external/* call: that would spend the rate budget.
-    started = time.perf_counter()
-    try:
-        response = runtime.http.get(runtime.settings.external_api_url + "/health",
-                                    timeout=runtime.settings.health_timeout_s)
-        latency = round((time.perf_counter() - started) * 1000.0, 2)
-        if response.status_code != 200:
-            return {"ok": False, "latency_ms": latency, "error": f"HTTP {response.status_code}"}
-        return {"ok": True, "latency_ms": latency, "error": None}
-    except Exception as exc:
-        return {"ok": False, "latency_ms": None, "error": type(exc).__name__}
-
-
 @blp.route("/health")
 class Health(MethodView):
     @blp.response(200, HealthSchema)
@@ -56,7 +42,8 @@ class Health(MethodView):
     def get(self):
         """Probe MongoDB and the external API; 503 when either fails."""
         runtime = get_runtime()
-        deps = {"mongodb": _probe_mongodb(runtime), "external_api": _probe_external(runtime)}
+        # /health of the upstream, never an /external/* call: that would spend the rate budget.
+        deps = {"mongodb": _probe_mongodb(runtime), "external_api": runtime.upstream.probe()}
         healthy = all(d["ok"] for d in deps.values())
         warnings = []
         if runtime.settings.auth_mode == "off":

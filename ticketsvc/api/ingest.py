@@ -6,7 +6,8 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from .context import get_runtime
-from .schemas import FullMatch, PageSchema, TenantPageQuerySchema, TenantQuerySchema, Timestamp
+from ..ingestion.job import JobStatus, StopReason, Trigger, progress
+from .schemas import FullMatch, PageSchema, TenantPageQuerySchema, TenantQuerySchema, Timestamp, page_request
 
 blp = Blueprint("ingest", __name__, url_prefix="/ingest", description="Ingestion runs")
 
@@ -41,10 +42,12 @@ class JobSchema(Schema):
 
     job_id = fields.String(required=True)
     tenant_id = fields.String(required=True)
-    trigger = fields.String(metadata={"description": "api | schedule | cli"})
+    trigger = fields.String(metadata={"description": " | ".join(t.value for t in Trigger)})
     status = fields.String(required=True, metadata={
-        "description": "running | completed | failed | cancelled | abandoned"})
+        "description": " | ".join(s.value for s in JobStatus)})
     cancel_requested = fields.Boolean()
+    stop_reason = fields.String(allow_none=True, metadata={
+        "description": "why the run stopped early: " + " | ".join(r.value for r in StopReason) + " (else null)"})
     progress = fields.Integer(metadata={"description": "0-100"})
     total_pages = fields.Integer(allow_none=True)
     processed_pages = fields.Integer()
@@ -61,16 +64,7 @@ def job_view(record: dict | None) -> dict | None:
     """A record as the API shows it, with ``progress`` derived from the page counts."""
     if record is None:
         return None
-    view = dict(record)
-    total, done = record.get("total_pages"), record.get("processed_pages") or 0
-    if record.get("status") == "completed":
-        progress = 100
-    elif total:
-        progress = min(99, int(done * 100 / total))
-    else:
-        progress = 0
-    view["progress"] = progress
-    return view
+    return {**record, "progress": progress(record)}
 
 
 class StartedSchema(Schema):
@@ -107,7 +101,7 @@ class LogsSchema(PageSchema):
 
 
 class RunQuerySchema(TenantQuerySchema):
-    trigger = fields.String(load_default="api", validate=validate.OneOf(["api", "cli"]),
+    trigger = fields.String(load_default="api", validate=validate.OneOf([Trigger.API.value, Trigger.CLI.value]),
                             metadata={"description": "who asked: api (default) or cli"})
 
 
@@ -154,17 +148,12 @@ class Cancel(MethodView):
         return _service().cancel(job_id)
 
 
-class LogsQuerySchema(TenantPageQuerySchema):
-    pass
-
-
 @blp.route("/logs")
 class Logs(MethodView):
-    @blp.arguments(LogsQuerySchema, location="query")
+    @blp.arguments(TenantPageQuerySchema, location="query")
     @blp.response(200, LogsSchema)
     def get(self, args):
         """The tenant's ingestion runs (audit records), newest first."""
-        rows, total = _service().logs(args["tenant_id"], args["page"], args["page_size"])
-        return {"logs": [job_view(r) for r in rows], "page": args["page"],
-                "page_size": args["page_size"], "total": total}
+        page = _service().logs(args["tenant_id"], page_request(args))
+        return page.body("logs", [job_view(r) for r in page.items])
 

@@ -12,7 +12,7 @@ version of the rules, or when it comes back after a soft delete.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable
 
@@ -43,12 +43,6 @@ class SyncCounts:
 
     def as_dict(self) -> dict[str, int]:
         return dict(self.__dict__)
-
-
-@dataclass
-class PageResult:
-    counts: SyncCounts = field(default_factory=SyncCounts)
-    changed: bool = False
 
 
 def _plain(value: Any) -> Any:
@@ -166,6 +160,10 @@ class TicketSync:
         if classification is not None:
             alert = self._alert_if_high(stored.get("urgency"), classification.urgency, ticket, classification)
         return action, set_fields, (("deleted_at",) if deleted else ()), entries, alert
+
+    def unseen_by(self, job_id: str, limit: int) -> list[str]:
+        """Live stored tickets that run ``job_id`` has not seen (deletion candidates)."""
+        return self.repo.unseen_by(job_id, limit=limit)
 
     def soft_delete(self, external_ids: list[str], job_id: str) -> list[str]:
         """Soft-delete tickets the upstream confirmed gone; history first, then the mark."""

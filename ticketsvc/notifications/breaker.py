@@ -8,8 +8,9 @@ trips, version}``. ``window`` holds the outcomes (``success`` | ``failure``) of 
 - CLOSED -> OPEN when at least ``failure_threshold`` of the window failed.
 - OPEN: callers are refused (``CircuitOpen`` with ``retry_at``) without calling out.
 - OPEN -> HALF_OPEN once ``retry_at`` (``opened_at + open_s``) has passed: the first caller
-  takes the one probe atomically, with a lease (``probe_until``) so a prober that dies does
-  not wedge the circuit; everyone else is refused until the probe settles or its lease lapses.
+  takes the one probe, a ``TokenLease`` (``probe_token`` until ``probe_until``) so a prober
+  that dies does not wedge the circuit; everyone else is refused until the probe settles
+  (only under its token) or its lease lapses.
 - HALF_OPEN -> CLOSED (window cleared) when the probe succeeds; -> OPEN when it fails.
 
 Every write is one atomic operation on the document. Outcomes are appended with ``$push``
@@ -21,7 +22,6 @@ when the circuit opened are ignored: only the probe decides a HALF_OPEN circuit.
 from __future__ import annotations
 
 import logging
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,6 +30,7 @@ from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from ..clock import isoformat_z, utc
+from ..storage.lease import TokenLease
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,7 @@ class CircuitBreaker:
         if not 1 <= failure_threshold <= window_size:
             raise ValueError("failure_threshold must be within 1..window_size")
         self.collection = collection
+        self.probe = TokenLease(collection, token="probe_token", expiry="probe_until")
         self.name = name
         self.window_size = window_size
         self.failure_threshold = failure_threshold
@@ -81,14 +83,13 @@ class CircuitBreaker:
             return Permit()
         if doc["state"] == OPEN and now < utc(doc["retry_at"]):
             raise CircuitOpen(self.name, utc(doc["retry_at"]))
-        token = uuid.uuid4().hex
-        taken = self.collection.find_one_and_update(
-            {"_id": self.name, "$or": [{"state": OPEN, "retry_at": {"$lte": now}},
-                                       {"state": HALF_OPEN, "probe_until": {"$lte": now}}]},
-            {"$set": {"state": HALF_OPEN, "probe_token": token, "probe_until": now + self.probe_lease},
-             "$inc": {"version": 1}},
-        )
+        # An open circuit holds no probe lease, so it is free once retry_at has passed; a
+        # half-open one is free again only when its prober's lease has lapsed.
+        taken = self.probe.take(
+            {"_id": self.name, "$or": [{"state": OPEN, "retry_at": {"$lte": now}}, {"state": HALF_OPEN}]},
+            now, now + self.probe_lease, fields={"state": HALF_OPEN}, also={"$inc": {"version": 1}})
         if taken is not None:
+            token = taken["probe_token"]
             log.info("circuit %s half-open: probe %s let through", self.name, token[:8])
             return Permit(probe_token=token)
         doc = self._read()  # another caller took the probe, or it already settled
@@ -135,18 +136,15 @@ class CircuitBreaker:
                         doc["window"].count(FAILURE), len(doc["window"]), isoformat_z(now + self.open_for))
 
     def _settle_probe(self, token: str, outcome: str, now: datetime) -> None:
-        mine = {"_id": self.name, "state": HALF_OPEN, "probe_token": token}
+        mine = {"_id": self.name, "state": HALF_OPEN}
         if outcome == SUCCESS:
-            settled = self.collection.update_one(mine, {"$set": self._closed_fields(), "$inc": {"version": 1}})
-            if settled.modified_count:
+            if self.probe.settle(mine, token, self._closed_fields(), also={"$inc": {"version": 1}}):
                 log.info("circuit %s closed: the probe succeeded", self.name)
             return
-        settled = self.collection.update_one(mine, {
-            "$set": self._open_fields(now),
+        if self.probe.settle(mine, token, self._open_fields(now), also={
             "$push": {"window": {"$each": [FAILURE], "$slice": -self.window_size}},
             "$inc": {"trips": 1, "version": 1},
-        })
-        if settled.modified_count:
+        }):
             log.warning("circuit %s reopened: the probe failed; retry at %s", self.name,
                         isoformat_z(now + self.open_for))
 

@@ -1,4 +1,4 @@
-"""NotificationDelivery: drains the outbox to ``POST {EXTERNAL_API_URL}/notify``.
+"""NotificationDelivery: drains the outbox to the upstream's ``/notify`` (``UpstreamClient.notify``).
 
 Each worker runs ``tick`` on its scheduler. A tick claims due alerts (leases in MongoDB, so
 workers share the outbox without sending one alert twice), hands them to this process's
@@ -18,7 +18,6 @@ without spending an attempt. Each outcome is written back under the claim's toke
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
@@ -26,16 +25,15 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Callable
 
-import requests
-
 from ..clock import Clock
 from ..config import Settings
+from ..retry import Backoff
+from ..upstream import UpstreamClient
 from .breaker import CLOSED, FAILURE, OPEN, SUCCESS, CircuitBreaker, CircuitOpen
-from .outbox import Alert, Claim, NotificationOutbox
+from .outbox import Claim, NotificationOutbox
 
 log = logging.getLogger(__name__)
 
-PERMANENT_EXEMPT = (408, 429)  # 4xx statuses that say "try again later", not "never"
 # Share of the poll interval a scheduled tick spends topping the pool up, so ticks never
 # overlap; the pool keeps a queue of claimed alerts to send until the next tick.
 TICK_SHARE = 0.5
@@ -49,28 +47,6 @@ def build_notify_breaker(collection, settings: Settings) -> CircuitBreaker:
         # The probe's lease outlasts its longest call (connect and read timeouts) and its writes.
         probe_lease_s=2 * settings.notify_timeout_s + 5,
     )
-
-
-@dataclass
-class Backoff:
-    """Exponential backoff with full jitter: after the n-th failed attempt, wait a uniform
-    random time in ``[0, min(max_s, base_s * 2**(n-1))]``."""
-
-    base_s: float
-    max_s: float
-    rng: random.Random = field(default_factory=random.Random)
-
-    def delay(self, attempts: int) -> float:
-        ceiling = min(self.max_s, self.base_s * 2 ** min(max(attempts, 1) - 1, 62))
-        return self.rng.uniform(0.0, ceiling)
-
-
-@dataclass(frozen=True)
-class SendResult:
-    delivered: bool
-    retryable: bool = False  # a failure worth retrying; it counts against the circuit
-    error: str | None = None
-    retry_after_s: float | None = None
 
 
 @dataclass
@@ -96,18 +72,16 @@ class DrainStats:
 
 class NotificationDelivery:
     def __init__(self, settings: Settings, outbox: NotificationOutbox, breaker: CircuitBreaker,
-                 http: requests.Session, pool: Executor, clock: Clock, backoff: Backoff | None = None,
-                 on_outcome: Callable[[str], None] | None = None):
+                 upstream: UpstreamClient, pool: Executor, clock: Clock, backoff: Backoff | None = None,
+                 on_outcome: Callable[[str], None] = lambda outcome: None):
         self.outbox = outbox
         # Told what became of each claimed alert (the DrainStats field names), e.g. for metrics.
         self.on_outcome = on_outcome
         self.breaker = breaker
-        self.http = http
+        self.upstream = upstream
         self.pool = pool
         self.clock = clock
         self.backoff = backoff or Backoff(settings.notify_backoff_base_s, settings.notify_backoff_max_s)
-        self.url = settings.external_api_url + "/notify"
-        self.timeout_s = settings.notify_timeout_s
         self.max_attempts = settings.notify_max_attempts
         self.batch_size = settings.notify_batch_size
         self.lease_s = settings.notify_lease_s
@@ -182,8 +156,7 @@ class NotificationDelivery:
         try:
             outcome = self._deliver_one(claim)
             stats.add(outcome)
-            if self.on_outcome is not None:
-                self.on_outcome(outcome)
+            self.on_outcome(outcome)
         except Exception:  # the claim's lease lapses and another sender picks the alert up
             log.exception("delivering %s failed unexpectedly", claim.alert.dedupe_key)
 
@@ -198,7 +171,9 @@ class NotificationDelivery:
         except CircuitOpen as refused:
             self.outbox.release(claim, refused.retry_at)
             return "deferred"
-        result = self.send(claim.alert)
+        alert = claim.alert
+        result = self.upstream.notify(tenant_id=alert.tenant_id, ticket_id=alert.ticket_id, urgency=alert.urgency,
+                                      reason=alert.reason, idempotency_key=alert.dedupe_key)
         now = self.clock.now()
         self.breaker.record(permit, FAILURE if result.retryable else SUCCESS, now)
         attempt = claim.attempts + 1
@@ -219,41 +194,9 @@ class NotificationDelivery:
             return "lost"
         return kind
 
-    def send(self, alert: Alert) -> SendResult:
-        """One POST to ``/notify``, classified; never raises for HTTP or network trouble."""
-        payload = {"ticket_id": alert.ticket_id, "tenant_id": alert.tenant_id, "urgency": alert.urgency,
-                   "reason": alert.reason, "idempotency_key": alert.dedupe_key}
-        try:
-            response = self.http.post(self.url, json=payload, headers={"Idempotency-Key": alert.dedupe_key},
-                                      timeout=self.timeout_s, allow_redirects=False)
-        except requests.Timeout as exc:
-            return SendResult(False, retryable=True, error=f"timeout: {type(exc).__name__}")
-        except requests.ConnectionError as exc:
-            return SendResult(False, retryable=True, error=f"connection error: {type(exc).__name__}")
-        except requests.RequestException as exc:
-            return SendResult(False, retryable=True, error=f"request failed: {type(exc).__name__}: {exc}")
-        status = response.status_code
-        if 200 <= status < 300:
-            return SendResult(True)
-        error = f"HTTP {status}: {response.text[:200]}"
-        if 400 <= status < 500 and status not in PERMANENT_EXEMPT:
-            return SendResult(False, retryable=False, error=error)
-        return SendResult(False, retryable=True, error=error,
-                          retry_after_s=_seconds(response.headers.get("Retry-After")))
-
     # -- lifecycle -------------------------------------------------------------------------
     def stop(self) -> None:
         """Stop claiming; sends not yet started hand their alerts back. The caller then shuts
         the pool down (waiting for the sends in flight)."""
         self._stopping.set()
 
-
-def _seconds(value: str | None) -> float | None:
-    """A ``Retry-After`` given in seconds (an HTTP date is ignored: backoff applies)."""
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        return None
-    return seconds if 0 <= seconds < float("inf") else None

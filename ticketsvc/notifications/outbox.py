@@ -4,14 +4,13 @@ Ingestion only *enqueues*: an upsert keyed by the alert's ``dedupe_key`` (unique
 re-runs, retries and races never create a second alert for the same event. Delivery reads
 from here on its own schedule; nothing about an alert lives only in memory.
 
-Delivery *claims* due alerts with a lease (``lease_until``) and a token (``lease_token``):
+Delivery *claims* due alerts with a ``TokenLease`` (``lease_token`` until ``lease_until``):
 several workers drain the one outbox without sending an alert twice, an alert whose sender
 died is claimed again once its lease lapses, and every outcome write is conditional on the
 token, so a sender whose lease lapsed cannot overwrite what a newer claimant recorded.
 """
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Iterable
@@ -20,6 +19,7 @@ from pymongo import DESCENDING, UpdateOne
 
 from ..storage import Database
 from ..domain import OutboxStatus, Page, PageRequest, read_page
+from ..storage.lease import TokenLease
 
 PENDING, DELIVERED, DEAD = OutboxStatus.PENDING.value, OutboxStatus.DELIVERED.value, OutboxStatus.DEAD.value
 STATUSES = OutboxStatus.values()
@@ -52,6 +52,7 @@ class Claim:
 class NotificationOutbox:
     def __init__(self, db: Database):
         self.collection = db.notifications
+        self.claims = TokenLease(self.collection, token="lease_token", expiry="lease_until")
 
     # -- ingestion's side ---------------------------------------------------------------
     def enqueue(self, alerts: Iterable[Alert], now: datetime) -> int:
@@ -86,23 +87,17 @@ class NotificationOutbox:
     def claim(self, now: datetime, lease_s: float, limit: int) -> list[Claim]:
         """Lease up to ``limit`` due alerts, oldest first, to the caller.
 
-        One query picks candidates, one update takes those still pending, due and unleased
-        (each document is matched atomically, so concurrent claimers never take the same
-        alert: they just get fewer), one query reads back what this claim's token won.
+        One query picks candidates, one update takes those still due and unleased (each
+        document atomically, so concurrent claimers never take the same alert: they just
+        get fewer), one query reads back what this claim's token won.
         """
-        due = _due(now)
+        due = self._due(now)
         candidates = [doc["_id"] for doc in
                       self.collection.find(due, {"_id": 1}).sort([("created_at", 1), ("_id", 1)]).limit(limit)]
         if not candidates:
             return []
-        token = uuid.uuid4().hex
         lease_until = now + timedelta(seconds=lease_s)
-        taken = self.collection.update_many({"_id": {"$in": candidates}, **due},
-                                            {"$set": {"lease_until": lease_until, "lease_token": token}})
-        if taken.modified_count == 0:
-            return []
-        won = self.collection.find({"_id": {"$in": candidates}, "lease_token": token},
-                                   {"lease_until": 0, "lease_token": 0})
+        token, won = self.claims.take_many(candidates, _pending_and_due(now), now, lease_until)
         order = {doc_id: position for position, doc_id in enumerate(candidates)}
         return sorted(
             (Claim(doc["_id"], token, lease_until,
@@ -129,11 +124,11 @@ class NotificationOutbox:
         return self._settle(claim, {"next_attempt_at": at})
 
     def _settle(self, claim: Claim, fields: dict[str, Any]) -> bool:
-        result = self.collection.update_one(
-            {"_id": claim.id, "status": PENDING, "lease_token": claim.token},
-            {"$set": {**fields, "lease_until": None, "lease_token": None}},
-        )
-        return result.modified_count == 1
+        return self.claims.settle({"_id": claim.id, "status": PENDING}, claim.token, fields)
+
+    def _due(self, now: datetime) -> dict[str, Any]:
+        """Pending, due, and not leased to a live sender."""
+        return {**_pending_and_due(now), **self.claims.free(now)}
 
     # -- reading --------------------------------------------------------------------------
     def list_for_tenant(self, tenant_id: str, status: str | None, request: PageRequest) -> Page:
@@ -149,10 +144,8 @@ class NotificationOutbox:
         return {status: self.collection.count_documents({**criteria, "status": status}) for status in STATUSES}
 
 
-def _due(now: datetime) -> dict[str, Any]:
-    """Pending, due, and not leased to a live sender."""
-    return {"status": PENDING, "next_attempt_at": {"$lte": now},
-            "$or": [{"lease_until": None}, {"lease_until": {"$lte": now}}]}
+def _pending_and_due(now: datetime) -> dict[str, Any]:
+    return {"status": PENDING, "next_attempt_at": {"$lte": now}}
 
 
 def _short(error: str) -> str:

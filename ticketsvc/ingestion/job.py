@@ -1,0 +1,203 @@
+"""An ingestion job and its record: what a run is, how its status changes, and
+``JobRecords``, the only code that reads or writes ``ingestion_logs``.
+
+The record is both the job and its audit trail: written when the run starts, kept current
+while it runs (progress, heartbeat), read by any worker (progress, the cancel flag) and
+finalised once, by the run itself or, if its worker died, by the reaper.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+from typing import Any, Iterator
+
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
+
+from ..clock import utc
+from ..domain import Page, PageRequest, read_page
+from ..upstream import CallStats
+from .sync import SyncCounts
+
+
+class JobStatus(str, Enum):
+    """Where a run is: ``running`` until it ends in one of the final statuses."""
+
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    ABANDONED = "abandoned"  # its worker died: the lease lapsed without a final write
+
+    @classmethod
+    def final(cls) -> tuple["JobStatus", ...]:
+        return tuple(status for status in cls if status is not cls.RUNNING)
+
+
+class Trigger(str, Enum):
+    """Who asked for the run."""
+
+    API = "api"
+    SCHEDULE = "schedule"
+    CLI = "cli"
+
+
+class StopReason(str, Enum):
+    """Why a run stopped before its end (``stop_reason`` in the record)."""
+
+    USER_CANCEL = "user_cancel"  # DELETE /ingest/{job_id}, served by any worker
+    SHUTDOWN = "shutdown"  # its worker is stopping (SIGTERM)
+    LEASE_LOST = "lease_lost"  # the tenant's lease lapsed or was taken over
+
+
+class JobStopped(Exception):
+    """The run must stop now, for ``reason``."""
+
+    def __init__(self, reason: StopReason, detail: str = ""):
+        super().__init__(detail or reason.value)
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass
+class IngestionJob:
+    """One run as its worker holds it: identity, figures, and how it ended."""
+
+    job_id: str
+    tenant_id: str
+    trigger: Trigger
+    started_at: datetime
+    worker: str
+    counts: SyncCounts = field(default_factory=SyncCounts)
+    http: CallStats = field(default_factory=CallStats)
+    processed_pages: int = 0
+    total_pages: int | None = None
+    status: JobStatus = JobStatus.RUNNING
+    stop_reason: StopReason | None = None
+    error: str | None = None
+    last_heartbeat: datetime | None = None
+    # Set by this process's shutdown; a user's cancel arrives through the record instead.
+    shutdown_requested: threading.Event = field(default_factory=threading.Event, repr=False, compare=False)
+
+    @classmethod
+    def new(cls, tenant_id: str, trigger: Trigger, now: datetime) -> "IngestionJob":
+        return cls(uuid.uuid4().hex, tenant_id, Trigger(trigger), now, _worker_name(), last_heartbeat=now)
+
+    # -- transitions: the only places a job's status changes --------------------------
+    def complete(self) -> None:
+        self._end(JobStatus.COMPLETED)
+
+    def cancel(self, reason: StopReason) -> None:
+        self._end(JobStatus.CANCELLED, stop_reason=reason)
+
+    def fail(self, error: str | None, stop_reason: StopReason | None = None) -> None:
+        self._end(JobStatus.FAILED, error=error, stop_reason=stop_reason)
+
+    def _end(self, status: JobStatus, *, error: str | None = None, stop_reason: StopReason | None = None) -> None:
+        if self.status is not JobStatus.RUNNING:
+            raise RuntimeError(f"job {self.job_id} already ended {self.status.value}")
+        self.status, self.error, self.stop_reason = status, error, stop_reason
+
+    # -- as stored ------------------------------------------------------------------------
+    def figures(self) -> dict[str, Any]:
+        return {"processed_pages": self.processed_pages, "total_pages": self.total_pages,
+                "counts": self.counts.as_dict(), "http": self.http.as_dict()}
+
+    def record(self) -> dict[str, Any]:
+        """The record as first written."""
+        return {
+            "job_id": self.job_id, "tenant_id": self.tenant_id, "trigger": self.trigger.value,
+            "status": self.status.value, "cancel_requested": False, "stop_reason": None,
+            "started_at": self.started_at, "heartbeat_at": self.started_at, "ended_at": None, "duration_s": None,
+            **self.figures(), "error": None, "worker": self.worker,
+        }
+
+
+def progress(record: dict) -> int:
+    """0-100 from a record's page counts: 100 only once completed, 0 before the first page."""
+    total, done = record.get("total_pages"), record.get("processed_pages") or 0
+    if record.get("status") == JobStatus.COMPLETED:
+        return 100
+    if total:
+        return min(99, int(done * 100 / total))
+    return 0
+
+
+def _duration_s(started_at: datetime, now: datetime) -> float:
+    return round((now - utc(started_at)).total_seconds(), 3)
+
+
+_RUNNING = JobStatus.RUNNING.value
+
+
+class JobRecords:
+    """The jobs' records in ``ingestion_logs``. Writes to a running record are conditional
+    on ``status: running``, so a record finalised once (by its run or the reaper) stays so."""
+
+    def __init__(self, collection: Any):
+        self.collection = collection
+
+    def insert(self, job: IngestionJob) -> dict[str, Any]:
+        record = job.record()
+        self.collection.insert_one(dict(record))
+        return record
+
+    def save_progress(self, job: IngestionJob) -> None:
+        self.collection.update_one({"job_id": job.job_id, "status": _RUNNING}, {"$set": job.figures()})
+
+    def heartbeat(self, job_id: str, now: datetime) -> None:
+        self.collection.update_one({"job_id": job_id, "status": _RUNNING}, {"$set": {"heartbeat_at": now}})
+
+    def control(self, job_id: str) -> dict | None:
+        """What decides whether the run goes on: ``status`` and ``cancel_requested``."""
+        return self.collection.find_one({"job_id": job_id}, {"cancel_requested": 1, "status": 1})
+
+    def request_cancel(self, job_id: str) -> dict | None:
+        """Flag a running job for cancellation; the record, or None if it is not running."""
+        return self.collection.find_one_and_update({"job_id": job_id, "status": _RUNNING},
+                                                   {"$set": {"cancel_requested": True}},
+                                                   return_document=ReturnDocument.AFTER)
+
+    def finalise(self, job: IngestionJob, now: datetime) -> dict | None:
+        """Write the job's end; the final record, or None if it was already final."""
+        return self.collection.find_one_and_update(
+            {"job_id": job.job_id, "status": _RUNNING},
+            {"$set": {"status": job.status.value, "ended_at": now, "duration_s": _duration_s(job.started_at, now),
+                      **job.figures(), "error": job.error,
+                      "stop_reason": job.stop_reason.value if job.stop_reason else None}},
+            return_document=ReturnDocument.AFTER)
+
+    def silent_since(self, cutoff: datetime) -> Iterator[dict]:
+        """Running records whose last heartbeat is older than ``cutoff``."""
+        return self.collection.find({"status": _RUNNING, "heartbeat_at": {"$lt": cutoff}},
+                                    {"job_id": 1, "tenant_id": 1, "started_at": 1, "heartbeat_at": 1})
+
+    def abandon(self, record: dict, now: datetime) -> dict | None:
+        """Finalise a silent record as ``abandoned``, unless it heartbeat or ended meanwhile."""
+        return self.collection.find_one_and_update(
+            {"job_id": record["job_id"], "status": _RUNNING, "heartbeat_at": record["heartbeat_at"]},
+            {"$set": {"status": JobStatus.ABANDONED.value, "ended_at": now,
+                      "duration_s": _duration_s(record["started_at"], now),
+                      "error": "abandoned: its worker stopped heartbeating (crash or kill)"}},
+            return_document=ReturnDocument.AFTER)
+
+    # -- reading --------------------------------------------------------------------------
+    def get(self, job_id: str) -> dict | None:
+        return self.collection.find_one({"job_id": job_id}, {"_id": 0})
+
+    def latest(self, tenant_id: str) -> dict | None:
+        return self.collection.find_one({"tenant_id": tenant_id}, {"_id": 0}, sort=[("started_at", DESCENDING)])
+
+    def page(self, tenant_id: str, request: PageRequest) -> Page:
+        """One page of a tenant's records, newest first (the job id breaks ties, so pages
+        are a stable partition), and how many there are."""
+        return read_page(self.collection, {"tenant_id": tenant_id}, request,
+                         [("started_at", DESCENDING), ("job_id", ASCENDING)], {"_id": 0})
+
+
+def _worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
