@@ -88,7 +88,7 @@ class Unobserved:
 
 
 @dataclass(frozen=True)
-class Page:
+class TicketPage:
     tickets: list[Any]
     next_page: int | None
     total_count: int | None
@@ -122,14 +122,14 @@ class UpstreamClient:
         self.session.close()
 
     # -- the ticket API ---------------------------------------------------------------
-    def fetch_page(self, tenant_id: str, page: int, caller: Caller) -> Page:
+    def fetch_page(self, tenant_id: str, page: int, caller: Caller) -> TicketPage:
         body = self._get_json("/external/support-tickets",
                               {"page": page, "page_size": self.settings.external_page_size, "tenant_id": tenant_id},
                               caller)
         if not isinstance(body, dict) or not isinstance(body.get("tickets"), list):
             raise UpstreamError(f"page {page}: body has no 'tickets' list")
         total = _whole_number(body.get("total_count"))
-        return Page(tickets=body["tickets"], next_page=_whole_number(body.get("next_page")), total_count=total)
+        return TicketPage(tickets=body["tickets"], next_page=_whole_number(body.get("next_page")), total_count=total)
 
     def deleted_ids(self, tenant_id: str, caller: Caller) -> set[str]:
         body = self._get_json("/external/deleted-tickets", {"tenant_id": tenant_id}, caller)

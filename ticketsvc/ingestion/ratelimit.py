@@ -29,7 +29,7 @@ EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 @dataclass
-class Permit:
+class CallSlot:
     """One claimed slot; ``release(now)`` once the call's response (or failure) is in."""
 
     limiter: "SlidingWindowLimiter"
@@ -69,16 +69,16 @@ class SlidingWindowLimiter:
             except BulkWriteError:
                 pass  # another process created some of them at the same moment: same documents
 
-    def try_acquire(self, now: datetime) -> Permit | None:
+    def try_acquire(self, now: datetime) -> CallSlot | None:
         """Claim a free slot now, or return None (see ``wait_hint`` for how long to wait)."""
         if self.paused_for(now) > 0:
             return None
         doc = self.slots.take(self._mine, now, now + self.in_flight + self.window, fields={"claimed_at": now})
         if doc is None:
             return None
-        return Permit(self, doc["_id"], doc["token"])
+        return CallSlot(self, doc["_id"], doc["token"])
 
-    def acquire(self, wait: Callable[[float], None], clock: Clock) -> Permit:
+    def acquire(self, wait: Callable[[float], None], clock: Clock) -> CallSlot:
         """Block (through ``wait``, which may raise to abort) until a slot is claimed."""
         while True:
             now = clock.now()
@@ -97,7 +97,7 @@ class SlidingWindowLimiter:
             return 0.0
         return max((utc(doc["free_at"]) - now).total_seconds(), 0.0)
 
-    def release(self, permit: Permit, now: datetime) -> None:
+    def release(self, permit: CallSlot, now: datetime) -> None:
         """The call is answered: its slot reopens one window (and a margin) from ``now``."""
         # Only the claimer may move the slot, and only once: a slot reclaimed after a lapse
         # keeps its new owner's window.

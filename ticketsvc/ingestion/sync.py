@@ -45,7 +45,7 @@ class SyncCounts:
         return dict(self.__dict__)
 
 
-def _plain(value: Any) -> Any:
+def _history_value(value: Any) -> Any:
     """A history-friendly value: datetimes as ISO strings."""
     if isinstance(value, datetime):
         return isoformat_z(value)
@@ -112,7 +112,7 @@ class TicketSync:
             doc = {**upstream, **self._classification_fields(classification),
                    "ingested_at": now, "synced_at": now, "last_seen_job": job_id}
             entry = self._history(external_id, "created", {}, job_id, now, ticket, classification.version)
-            entry["changes"] = {name: {"old": None, "new": _plain(doc[name])}
+            entry["changes"] = {name: {"old": None, "new": _history_value(doc[name])}
                                 for name in UPSTREAM_FIELDS + CLASSIFICATION_FIELDS}
             alert = self._alert_if_high(None, classification.urgency, ticket, classification)
             return "new", doc, (), [entry], alert
@@ -133,7 +133,7 @@ class TicketSync:
                 if isinstance(old, datetime):
                     old = utc(old)
                 if old != new:
-                    changes[name] = {"old": _plain(old), "new": _plain(new)}
+                    changes[name] = {"old": _history_value(old), "new": _history_value(new)}
                     set_fields[name] = new
         classification = None
         if (newer and ("subject" in changes or "message" in changes)) or stale_rules:
@@ -141,7 +141,7 @@ class TicketSync:
             for name, value in self._classification_fields(classification).items():
                 old = stored.get(name)
                 if name != "classification" and old != value:
-                    changes[name] = {"old": _plain(old), "new": _plain(value)}
+                    changes[name] = {"old": _history_value(old), "new": _history_value(value)}
                 set_fields[name] = value
 
         entries = []
@@ -149,7 +149,7 @@ class TicketSync:
         if deleted:
             action = "restored"
             entries.append(self._history(external_id, "restored", {"deleted_at": {
-                "old": _plain(stored["deleted_at"]), "new": None}}, job_id, now, ticket, self.classifier.version))
+                "old": _history_value(stored["deleted_at"]), "new": None}}, job_id, now, ticket, self.classifier.version))
         if changes:
             entries.append(self._history(external_id, "updated", changes, job_id, now, ticket, self.classifier.version))
         elif not deleted:

@@ -30,7 +30,7 @@ from mongomock.filtering import filter_applies
 _PLAIN = (str, int, float, bool, datetime, ObjectId)
 
 
-def _plain(value: Any) -> bool:
+def _is_plain_value(value: Any) -> bool:
     return isinstance(value, _PLAIN)
 
 
@@ -60,7 +60,7 @@ class IndexedCollection(mongomock.Collection):
                 value = helpers.get_value_by_dot(document, field)
             except (KeyError, IndexError, TypeError):
                 value = None
-            if value is not None and not _plain(value):
+            if value is not None and not _is_plain_value(value):
                 return None  # arrays or sub-documents: leave those to a scan
             values.append(value)
         return tuple(values)
@@ -98,11 +98,11 @@ class IndexedCollection(mongomock.Collection):
     def _iter_documents(self, filter):  # noqa: A002 - mongomock's signature
         if isinstance(filter, dict) and filter:
             _id = filter.get("_id")
-            if _plain(_id):
+            if _is_plain_value(_id):
                 document = self._store[_id] if _id in self._store else None
                 return iter([document] if document is not None and filter_applies(filter, document) else [])
             if isinstance(_id, dict) and list(_id) == ["$in"] and isinstance(_id["$in"], (list, tuple)) \
-                    and all(_plain(v) for v in _id["$in"]):
+                    and all(_is_plain_value(v) for v in _id["$in"]):
                 documents = (self._store[i] for i in dict.fromkeys(_id["$in"]) if i in self._store)
                 return iter([d for d in documents if filter_applies(filter, d)])
             for name, fields in self._hash_indexes():
@@ -124,10 +124,10 @@ class IndexedCollection(mongomock.Collection):
         keys: list[tuple] = [()]
         for field in fields:
             value = filter.get(field)
-            if _plain(value):
+            if _is_plain_value(value):
                 options = [value]
             elif isinstance(value, dict) and list(value) == ["$in"] and isinstance(value["$in"], (list, tuple)) \
-                    and all(_plain(v) for v in value["$in"]):
+                    and all(_is_plain_value(v) for v in value["$in"]):
                 options = list(value["$in"])
             else:
                 return None
