@@ -92,3 +92,11 @@ def plan_stages(node):
     elif isinstance(node, list):
         for value in node:
             yield from plan_stages(value)
+
+
+def outbox_by_status(runtime, tenant_id: str | None = None) -> dict[str, int]:
+    """Alerts per status, delivered included (``NotificationOutbox.counts`` reports only
+    pending and dead, what /health and the scrape need)."""
+    criteria = {} if tenant_id is None else {"tenant_id": tenant_id}
+    return {status: runtime.db.notifications.count_documents({**criteria, "status": status})
+            for status in ("pending", "delivered", "dead")}
