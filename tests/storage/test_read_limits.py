@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 import pytest
 from pymongo.errors import ExecutionTimeout
 
-from support import assert_json_error, stored_ticket
+from support import EngineDouble, assert_json_error, stored_ticket
 from ticketsvc.errors import Unavailable
 from ticketsvc.notifications.outbox import Alert
 from ticketsvc.storage.bounded import read_limit
@@ -19,23 +19,17 @@ READS = {"find": "max_time_ms", "find_one": "max_time_ms", "count_documents": "m
          "aggregate": "maxTimeMS", "distinct": "maxTimeMS", "estimated_document_count": "maxTimeMS"}
 
 
-class ServerDouble:
-    """Stands between ``Database`` and the engine: each read's time limit goes to ``seen``;
-    with ``slow`` set, a read that carries a limit fails as past maxTimeMS."""
+class ServerDouble(EngineDouble):
+    """Each read's time limit goes to ``seen``; with ``slow`` set, a read that carries a
+    limit fails as past maxTimeMS."""
 
     def __init__(self, engine):
-        self._engine = engine
+        super().__init__(engine)
         self.seen: list[tuple[str, str, int | None]] = []
         self.slow = False
 
-    def __getitem__(self, name):
-        return CollectionDouble(self._engine[name], name, self)
-
-    def get_collection(self, name, **options):
-        return CollectionDouble(self._engine.get_collection(name, **options), name, self)
-
-    def __getattr__(self, name):
-        return getattr(self._engine, name)
+    def wrap(self, collection, name):
+        return CollectionDouble(collection, name, self)
 
 
 class CollectionDouble:
@@ -60,9 +54,7 @@ class CollectionDouble:
 
 @pytest.fixture
 def server(database):
-    double = ServerDouble(database.db)
-    database.db = double  # before any collection handle is made
-    return double
+    return ServerDouble.install(database)
 
 
 @pytest.fixture

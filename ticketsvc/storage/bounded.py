@@ -95,7 +95,15 @@ class BoundedCursor:
         return _bounded_iter(self._cursor, self._limit_ms)
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self._cursor, name)
+        target = getattr(self._cursor, name)
+        if not callable(target):
+            return target
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            result = target(*args, **kwargs)
+            # a chained modifier (hint, batch_size, ...) keeps the results bounded
+            return self if result is self._cursor else result
+        return call
 
 
 class BoundedCollection:
