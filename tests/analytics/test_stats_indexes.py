@@ -65,6 +65,6 @@ def test_stats_pipelines_use_an_index_scan_on_real_mongodb(stats_app, database, 
                                    verbosity="queryPlanner")
         stages = list(plan_stages(plan))
         scans = [s for s in stages if s["stage"] == "IXSCAN"]
-        # The planner may pick any tenant-led index; tenant_live_created bounds the most keys.
+        # The planner may pick any tenant-led index; tenant_live_created_v2 bounds the most keys.
         assert scans and all(next(iter(s["keyPattern"])) == "tenant_id" for s in scans), plan
         assert not any(s["stage"] == "COLLSCAN" for s in stages), plan

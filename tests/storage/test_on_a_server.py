@@ -14,7 +14,7 @@ import pytest
 from pymongo import ASCENDING, DESCENDING
 from pymongo.errors import OperationFailure
 
-from conftest import TEST_MONGO_URL, base_settings, real_mongo_required
+from conftest import base_settings, real_mongo_required
 from support import assert_json_error, stored_ticket
 from ticketsvc.storage import Database
 from ticketsvc.storage.indexes import SHARDED
@@ -99,7 +99,3 @@ def test_migrate_shard_shards_the_ready_collections_on_their_keys():
     finally:
         database.client.drop_database(settings.mongo_db)
         database.close()
-
-
-def test_tests_run_against_the_server_they_were_given():
-    assert TEST_MONGO_URL
