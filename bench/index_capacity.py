@@ -15,9 +15,13 @@ the typical ones below; pass --tenant-chars etc. for yours.
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
-from ticketsvc.config import Settings
-from ticketsvc.storage.indexes import wanted_indexes
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from ticketsvc.config import Settings  # noqa: E402
+from ticketsvc.storage.indexes import wanted_indexes  # noqa: E402
 
 CELL_OVERHEAD = 8
 RECORD_ID = 5
