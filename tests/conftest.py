@@ -25,6 +25,7 @@ from ticketsvc import create_app
 from ticketsvc.clock import FakeClock, SystemClock
 from ticketsvc.config import Settings
 from ticketsvc.storage import Database
+from ticketsvc.storage.migrate import migrate
 from ticketsvc.api.context import get_runtime
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -95,6 +96,8 @@ def settings(mock_upstream) -> Settings:
 @pytest.fixture
 def database(settings):
     db = Database(settings)
+    if not settings.embedded:
+        migrate(db)  # a worker on a server only verifies indexes: the deployment's migrate step builds them
     yield db
     if not settings.embedded:
         db._client.drop_database(settings.mongo_db)
@@ -201,6 +204,11 @@ def gunicorn_service(mock_upstream):
         if TEST_MONGO_URL:
             values.update(MONGO_URL=TEST_MONGO_URL, MONGO_DB="ticketsvc_e2e_" + uuid.uuid4().hex[:12])
         values.update({k: str(v) for k, v in env.items()})
+        if values.get("MONGO_URL", "mongomock://").startswith("mongodb"):
+            # As a deployment does: the migrate step, then the service.
+            subprocess.run([sys.executable, "-m", "ticketsvc", "db", "migrate"], cwd=ROOT, check=True,
+                           env={**os.environ, "MONGO_URL": values["MONGO_URL"], "MONGO_DB": values["MONGO_DB"]},
+                           capture_output=True, timeout=120)
         service = GunicornService(values)
         services.append(service)
         return service

@@ -92,3 +92,38 @@ def plan_stages(node):
     elif isinstance(node, list):
         for value in node:
             yield from plan_stages(value)
+
+
+def outbox_by_status(runtime, tenant_id: str | None = None) -> dict[str, int]:
+    """Alerts per status, delivered included (``NotificationOutbox.counts`` reports only
+    pending and dead, what /health and the scrape need)."""
+    criteria = {} if tenant_id is None else {"tenant_id": tenant_id}
+    return {status: runtime.db.notifications.count_documents({**criteria, "status": status})
+            for status in ("pending", "delivered", "dead")}
+
+
+class EngineDouble:
+    """Stands between a ``Database`` and its engine (``database.db``): every collection
+    handle it gives out is ``self.wrap(collection, name)``. Install it before the database
+    makes any handle (``Double.install(database)``): handles are cached."""
+
+    def __init__(self, engine):
+        self._engine = engine
+
+    @classmethod
+    def install(cls, database):
+        """Put a new double between ``database`` and its engine, and return it."""
+        double = database.db = cls(database.db)
+        return double
+
+    def wrap(self, collection, name):
+        raise NotImplementedError
+
+    def __getitem__(self, name):
+        return self.wrap(self._engine[name], name)
+
+    def get_collection(self, name, **options):
+        return self.wrap(self._engine.get_collection(name, **options), name)
+
+    def __getattr__(self, name):
+        return getattr(self._engine, name)

@@ -18,6 +18,7 @@ from .auth.guard import install_access_guard
 from .clock import Clock
 from .config import ConfigError, Settings
 from .storage import Database
+from .storage.bounded import end_read_limit, limit_reads
 from .logging_setup import configure_logging
 from .runtime import Runtime
 
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
 def _register_request_hooks(app: Flask) -> None:
     access = logging.getLogger("ticketsvc.access")
     metrics = get_runtime(app).metrics
+    max_time_ms = get_runtime(app).settings.mongo_max_time_ms
 
     @app.before_request
     def assign_request_id():
@@ -89,6 +91,12 @@ def _register_request_hooks(app: Flask) -> None:
         g.started = time.perf_counter()
         metrics.request_started()
         g.counted_in_progress = True
+
+    @app.before_request
+    def bound_database_reads():
+        # Every read this request makes (the key lookup included) carries maxTimeMS; one
+        # that exceeds it is a 503 with Retry-After (storage/bounded.py), never a 500.
+        g.read_limit = limit_reads(max_time_ms)
 
     @app.before_request
     def refuse_oversized_body():
@@ -108,6 +116,12 @@ def _register_request_hooks(app: Flask) -> None:
         metrics.observe_request(request.method, request.url_rule.rule if request.url_rule else None,
                                 request.endpoint, response.status_code, elapsed_s)
         return response
+
+    @app.teardown_request
+    def release_read_limit(_error):
+        token = g.pop("read_limit", None)
+        if token is not None:
+            end_read_limit(token)
 
     @app.teardown_request
     def finish_in_progress(_error):

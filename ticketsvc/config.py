@@ -9,6 +9,7 @@ import os
 import re
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Callable, Mapping
+from urllib.parse import unquote
 
 from .domain import is_tenant_id
 
@@ -88,6 +89,15 @@ def _db_name(name: str, raw: str) -> str:
     return value
 
 
+def database_in_url(url: str) -> str | None:
+    """The database named in a MongoDB URL's path (``mongodb://host/<db>?...``), or None."""
+    if not url.startswith(("mongodb://", "mongodb+srv://")):
+        return None
+    rest = url.split("://", 1)[1]
+    path = rest.split("/", 1)[1] if "/" in rest else ""
+    return unquote(path.split("?", 1)[0]) or None
+
+
 def setting(variable: str, default: str, parse: Callable[[str, str], Any]) -> Any:
     """Declare a field of ``Settings``: the environment variable it is read from, its
     default (as the variable would spell it) and the parser that validates it."""
@@ -101,9 +111,16 @@ class Settings:
     mongo_url: str = setting("MONGO_URL", "mongomock://", _mongo_url)
     mongo_db: str = setting("MONGO_DB", "ticketsvc", _db_name)
     mongo_pool_size: int = setting("MONGO_POOL_SIZE", "50", _int(1, 1000))
-    mongo_server_selection_timeout_ms: int = setting("MONGO_SERVER_SELECTION_TIMEOUT_MS", "3000", _int(100))
+    # Outlasts a replica-set election (about 10 s), so a failover stalls requests instead of failing them.
+    mongo_server_selection_timeout_ms: int = setting("MONGO_SERVER_SELECTION_TIMEOUT_MS", "15000", _int(100))
     mongo_connect_timeout_ms: int = setting("MONGO_CONNECT_TIMEOUT_MS", "3000", _int(100))
     mongo_socket_timeout_ms: int = setting("MONGO_SOCKET_TIMEOUT_MS", "10000", _int(100))
+    # The server-side limit (maxTimeMS) on every read the API serves; below the socket timeout.
+    mongo_max_time_ms: int = setting("MONGO_MAX_TIME_MS", "5000", _int(1))
+    # Retention (days; 0 keeps forever), enforced by TTL indexes built by ``db migrate``.
+    alert_retention_days: int = setting("ALERT_RETENTION_DAYS", "30", _int(0, 36500))
+    audit_retention_days: int = setting("AUDIT_RETENTION_DAYS", "90", _int(0, 36500))
+    history_retention_days: int = setting("HISTORY_RETENTION_DAYS", "365", _int(0, 36500))
     external_api_url: str = setting("EXTERNAL_API_URL", "http://127.0.0.1:9000", _url)
     external_page_size: int = setting("EXTERNAL_PAGE_SIZE", "100", _int(1, 100))
     rate_limit_calls: int = setting("RATE_LIMIT_CALLS", "60", _int(1))
@@ -146,6 +163,11 @@ class Settings:
             var, default, parse = spec.metadata["variable"], spec.metadata["default"], spec.metadata["parse"]
             raw = environ.get(var)
             values[spec.name] = parse(var, default if raw is None or raw == "" else raw)
+        if not (environ.get("MONGO_DB") or "").strip():
+            # No MONGO_DB: the database named in MONGO_URL's path, if any (MONGO_DB wins when set).
+            named = database_in_url(values["mongo_url"])
+            if named:
+                values["mongo_db"] = _db_name("MONGO_URL", named)
         settings = cls(**values)
         if overrides:
             settings = replace(settings, **overrides)
@@ -169,6 +191,9 @@ class Settings:
             )
         if self.notify_backoff_max_s < self.notify_backoff_base_s:
             raise ConfigError("NOTIFY_BACKOFF_MAX_S must be >= NOTIFY_BACKOFF_BASE_S")
+        if self.mongo_max_time_ms >= self.mongo_socket_timeout_ms:
+            raise ConfigError(f"MONGO_MAX_TIME_MS={self.mongo_max_time_ms} must be shorter than "
+                              f"MONGO_SOCKET_TIMEOUT_MS={self.mongo_socket_timeout_ms}: the server must give up first")
         if self.http_backoff_max_s < self.http_backoff_base_s:
             raise ConfigError("HTTP_BACKOFF_MAX_S must be >= HTTP_BACKOFF_BASE_S")
         for tenant in self.metrics_tenants:

@@ -307,7 +307,6 @@ class SharedStateCollector:
         from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
         from .notifications.breaker import CLOSED, HALF_OPEN, OPEN
-        from .notifications.outbox import STATUSES
 
         state = GaugeMetricFamily(
             f"{NAMESPACE}_circuit_breaker_state",
@@ -327,11 +326,10 @@ class SharedStateCollector:
             failures.add_metric([name], float(status["failure_count"]))
             trips.add_metric([name], float(breaker.snapshot().get("trips") or 0))
         outbox = GaugeMetricFamily(
-            f"{NAMESPACE}_outbox_alerts", "Alerts in the notification outbox, by status (pending, "
-            "delivered, dead).", labels=["status"])
-        counts = self.outbox.counts()
-        for status_name in STATUSES:
-            outbox.add_metric([status_name], float(counts.get(status_name, 0)))
+            f"{NAMESPACE}_outbox_alerts", "Alerts in the notification outbox, by status (pending, dead; "
+            "delivered ones are counted by ticketsvc_notify_delivery_attempts_total).", labels=["status"])
+        for status_name, count in self.outbox.counts().items():
+            outbox.add_metric([status_name], float(count))
         return iter([state, failures, trips, outbox])
 
 

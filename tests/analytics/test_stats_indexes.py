@@ -1,5 +1,5 @@
 """The stats pipelines start with a $match that an index serves: its fields are the prefix
-of ``tenant_live_created`` (tenant_id, deleted_at equality, created_at range). The index
+of ``tenant_live_created_v2`` (tenant_id, deleted_at equality, created_at range). The index
 specification is checked always; the plan (IXSCAN, never COLLSCAN) on a real MongoDB."""
 import pytest
 
@@ -31,7 +31,7 @@ def _index(name):
 
 
 def test_tenant_live_created_index_is_specified_with_the_stats_prefix():
-    keys = list(_index("tenant_live_created")["key"].items())
+    keys = list(_index("tenant_live_created_v2")["key"].items())
     assert keys[:3] == LIVE_CREATED_KEYS
 
 
@@ -54,7 +54,7 @@ def test_at_risk_ticket_ids_can_also_use_the_tenant_customer_index():
 
 def test_the_index_exists_in_the_database_after_start(stats_app, database):
     created = {ix["name"]: list(ix["key"].items()) for ix in database.tickets.list_indexes()}
-    assert created["tenant_live_created"][:3] == LIVE_CREATED_KEYS
+    assert created["tenant_live_created_v2"][:3] == LIVE_CREATED_KEYS
 
 
 @real_mongo_required()
@@ -65,6 +65,6 @@ def test_stats_pipelines_use_an_index_scan_on_real_mongodb(stats_app, database, 
                                    verbosity="queryPlanner")
         stages = list(plan_stages(plan))
         scans = [s for s in stages if s["stage"] == "IXSCAN"]
-        # The planner may pick any tenant-led index; tenant_live_created bounds the most keys.
+        # The planner may pick any tenant-led index; tenant_live_created_v2 bounds the most keys.
         assert scans and all(next(iter(s["keyPattern"])) == "tenant_id" for s in scans), plan
         assert not any(s["stage"] == "COLLSCAN" for s in stages), plan

@@ -13,6 +13,8 @@ from ticketsvc.notifications.breaker import CLOSED, HALF_OPEN, OPEN
 from ticketsvc.retry import Backoff
 from ticketsvc.api.context import get_runtime
 
+from support import outbox_by_status
+
 
 def assert_same_time(stored, expected):
     # MongoDB keeps milliseconds.
@@ -149,7 +151,7 @@ def test_after_an_outage_every_alert_is_delivered_exactly_once(
     alerts = enqueue(runtime, 40)
     runtime.delivery.drain()
     assert runtime.notify_breaker.status(fake_clock.now())["state"] == OPEN
-    assert runtime.outbox.counts() == {"pending": 40, "delivered": 0, "dead": 0}
+    assert outbox_by_status(runtime) == {"pending": 40, "delivered": 0, "dead": 0}
     calls_during_outage = notify_report()["total_attempts"]
     assert calls_during_outage < 40
 
@@ -157,7 +159,7 @@ def test_after_an_outage_every_alert_is_delivered_exactly_once(
     fake_clock.advance(30)
     runtime.delivery.drain()
     assert runtime.notify_breaker.status(fake_clock.now())["state"] == CLOSED
-    assert runtime.outbox.counts() == {"pending": 0, "delivered": 40, "dead": 0}
+    assert outbox_by_status(runtime) == {"pending": 0, "delivered": 40, "dead": 0}
     report = notify_report()
     assert report["successes"] == {f"tenant_a:{a.ticket_id}": 1 for a in alerts}
     assert report["total_attempts"] == calls_during_outage + 40
@@ -207,7 +209,7 @@ def test_two_app_instances_share_one_breaker(notify_app, fake_clock, enqueue, mo
     assert first.test_client().get("/circuit/notify/status").get_json()["state"] == "closed"
     fake_clock.advance(30)  # alerts held back by the open circuit were due at its retry_at
     get_runtime(first).delivery.drain()
-    assert get_runtime(first).outbox.counts()["delivered"] == 10
+    assert outbox_by_status(get_runtime(first))["delivered"] == 10
 
 
 def test_a_dead_senders_claim_is_delivered_by_another_instance_after_its_lease(
@@ -250,7 +252,7 @@ def test_the_scheduler_drains_the_outbox_in_the_background(make_app, enqueue, no
     enqueue(runtime, 25)
     runtime.start_background()
     deadline = time.monotonic() + 15
-    while runtime.outbox.counts()["delivered"] < 25 and time.monotonic() < deadline:
+    while outbox_by_status(runtime)["delivered"] < 25 and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert runtime.outbox.counts() == {"pending": 0, "delivered": 25, "dead": 0}
+    assert outbox_by_status(runtime) == {"pending": 0, "delivered": 25, "dead": 0}
     assert notify_report()["total_successes"] == 25

@@ -17,7 +17,7 @@ import pytest
 
 from proof.proof_support import (assert_converged, assert_final_audit_record, assert_history_and_alerts_consistent,
                            assert_lock_free, poll, upstream_count, upstream_live)
-from support import ingest, wait_for_job
+from support import ingest, outbox_by_status, wait_for_job
 from ticketsvc.api.context import get_runtime
 
 TENANT = "tenant_d"  # 80 tickets in the 800-ticket mock: fast, still several pages at size 20
@@ -199,7 +199,7 @@ def test_a_notify_outage_never_blocks_ingestion_and_every_alert_arrives_once_aft
     assert queued > 0
 
     def all_delivered():
-        counts = runtime.outbox.counts("tenant_a")
+        counts = outbox_by_status(runtime, "tenant_a")
         return counts["pending"] == 0 and counts
 
     counts = poll(all_delivered, 30, 0.1, "every alert delivered")

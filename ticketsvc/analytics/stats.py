@@ -5,7 +5,7 @@ only reshapes the few rows the pipelines return (zero-filling, ratios, the 24 ho
 
 Three pipelines per answer, each starting with a ``$match`` built by
 ``TicketRepository.live`` (tenant_id, deleted_at null, a created_at range): the prefix of
-the ``tenant_live_created`` index, so MongoDB reads exactly the tenant's live tickets in
+the ``tenant_live_created_v2`` index, so MongoDB reads exactly the tenant's live tickets in
 range off the index. The range pipeline computes every figure in one ``$facet``; the
 trend pipeline counts the last 24 hours; the third lists the ticket ids of the (at most
 ten) at-risk customers, also served by ``tenant_customer``.

@@ -50,7 +50,9 @@ def run_keys(args: argparse.Namespace, out: TextIO, err: TextIO, *, database: Da
     try:
         db = database if database is not None else Database(settings)
         try:
-            db.prepare()  # key_hash and key_id must be unique before the first key is written
+            # The embedded engine builds its indexes here; on a server `db migrate` built them
+            # (key_hash and key_id unique) and this only checks, warning if it was not run.
+            db.prepare()
             store = ApiKeyStore(db, clock or SystemClock(), admin_key_configured=settings.admin_api_key is not None)
             return _COMMANDS[args.keys_command](store, args, out, err)
         finally:

@@ -16,7 +16,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any, Iterator
 
-from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo import DESCENDING, ReturnDocument
 
 from ..clock import utc
 from ..domain import Page, PageRequest, read_page
@@ -127,6 +127,11 @@ def progress(record: dict) -> int:
     return 0
 
 
+def _running(tenant_id: str, job_id: str) -> dict[str, Any]:
+    """The filter of a running job's record, led by the shard key."""
+    return {"tenant_id": tenant_id, "job_id": job_id, "status": _RUNNING}
+
+
 def _duration_s(started_at: datetime, now: datetime) -> float:
     return round((now - utc(started_at)).total_seconds(), 3)
 
@@ -136,7 +141,8 @@ _RUNNING = JobStatus.RUNNING.value
 
 class JobRecords:
     """The jobs' records in ``ingestion_logs``. Writes to a running record are conditional
-    on ``status: running``, so a record finalised once (by its run or the reaper) stays so."""
+    on ``status: running``, so a record finalised once (by its run or the reaper) stays so,
+    and every write names the tenant first (the shard key, ``{tenant_id, job_id}``)."""
 
     def __init__(self, collection: Any):
         self.collection = collection
@@ -147,25 +153,29 @@ class JobRecords:
         return record
 
     def save_progress(self, job: IngestionJob) -> None:
-        self.collection.update_one({"job_id": job.job_id, "status": _RUNNING}, {"$set": job.figures()})
+        self.collection.update_one(_running(job.tenant_id, job.job_id), {"$set": job.figures()})
 
-    def heartbeat(self, job_id: str, now: datetime) -> None:
-        self.collection.update_one({"job_id": job_id, "status": _RUNNING}, {"$set": {"heartbeat_at": now}})
+    def heartbeat(self, job: IngestionJob, now: datetime) -> None:
+        self.collection.update_one(_running(job.tenant_id, job.job_id), {"$set": {"heartbeat_at": now}})
 
     def control(self, job_id: str) -> dict | None:
         """What decides whether the run goes on: ``status`` and ``cancel_requested``."""
         return self.collection.find_one({"job_id": job_id}, {"cancel_requested": 1, "status": 1})
 
     def request_cancel(self, job_id: str) -> dict | None:
-        """Flag a running job for cancellation; the record, or None if it is not running."""
-        return self.collection.find_one_and_update({"job_id": job_id, "status": _RUNNING},
+        """Flag a running job for cancellation; the record, or None if it is not running.
+        The caller names only the job: its tenant is read first, so the write carries it."""
+        record = self.collection.find_one({"job_id": job_id}, {"tenant_id": 1})
+        if record is None:
+            return None
+        return self.collection.find_one_and_update(_running(record["tenant_id"], job_id),
                                                    {"$set": {"cancel_requested": True}},
                                                    return_document=ReturnDocument.AFTER)
 
     def finalise(self, job: IngestionJob, now: datetime) -> dict | None:
         """Write the job's end; the final record, or None if it was already final."""
         return self.collection.find_one_and_update(
-            {"job_id": job.job_id, "status": _RUNNING},
+            _running(job.tenant_id, job.job_id),
             {"$set": {"status": job.status.value, "ended_at": now, "duration_s": _duration_s(job.started_at, now),
                       **job.figures(), "error": job.error,
                       "stop_reason": job.stop_reason.value if job.stop_reason else None}},
@@ -179,7 +189,7 @@ class JobRecords:
     def abandon(self, record: dict, now: datetime) -> dict | None:
         """Finalise a silent record as ``abandoned``, unless it heartbeat or ended meanwhile."""
         return self.collection.find_one_and_update(
-            {"job_id": record["job_id"], "status": _RUNNING, "heartbeat_at": record["heartbeat_at"]},
+            {**_running(record["tenant_id"], record["job_id"]), "heartbeat_at": record["heartbeat_at"]},
             {"$set": {"status": JobStatus.ABANDONED.value, "ended_at": now,
                       "duration_s": _duration_s(record["started_at"], now),
                       "error": "abandoned: its worker stopped heartbeating (crash or kill)"}},
@@ -190,13 +200,13 @@ class JobRecords:
         return self.collection.find_one({"job_id": job_id}, {"_id": 0})
 
     def latest(self, tenant_id: str) -> dict | None:
-        return self.collection.find_one({"tenant_id": tenant_id}, {"_id": 0}, sort=[("started_at", DESCENDING)])
+        return self.collection.find_one({"tenant_id": tenant_id}, {"_id": 0}, sort=[("started_at", DESCENDING), ("job_id", DESCENDING)])
 
     def page(self, tenant_id: str, request: PageRequest) -> Page:
         """One page of a tenant's records, newest first (the job id breaks ties, so pages
         are a stable partition), and how many there are."""
         return read_page(self.collection, {"tenant_id": tenant_id}, request,
-                         [("started_at", DESCENDING), ("job_id", ASCENDING)], {"_id": 0})
+                         [("started_at", DESCENDING), ("job_id", DESCENDING)], {"_id": 0})
 
 
 def _worker_name() -> str:

@@ -80,7 +80,7 @@ class RunningJob:
         if job.last_heartbeat is None or (now - job.last_heartbeat).total_seconds() >= runner.settings.lock_heartbeat_s:
             if not runner.leases.refresh(lock_resource(job.tenant_id), job.job_id, now):
                 raise JobStopped(StopReason.LEASE_LOST, "lease expired or taken over")
-            runner.records.heartbeat(job.job_id, now)
+            runner.records.heartbeat(job, now)
             job.last_heartbeat = now
 
     def wait(self, seconds: float) -> None:

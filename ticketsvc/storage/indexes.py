@@ -1,12 +1,26 @@
-"""Every index the service relies on, by collection.
+"""Every index the service relies on, by collection, and how tenant data is sharded.
 
-Each one starts with ``tenant_id`` where the collection holds tenant data (it is also the
-shard key when one replica set is not enough). An index whose keys change gets a new name:
-reusing a name with other keys is refused by the server.
+Built by ``python -m ticketsvc db migrate`` (``storage/migrate.py``), never by a booting
+worker on a real server. Each index on tenant data starts with ``tenant_id``, and every
+unique one does: ``tenant_id`` leads the shard key of those collections, and a sharded
+collection accepts only unique indexes that start with its shard key.
+
+Names are the contract with deployed databases. An index whose spec changes gets a new
+name (``..._v2``, ``_v3``): the server refuses a known name with other keys, and a new name
+lets ``migrate`` build the replacement while the old index still serves queries, then drop
+the old one. The old name goes to ``RETIRED``, so ``migrate`` knows it is ours to drop.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
 from pymongo import ASCENDING, DESCENDING, IndexModel
+
+if TYPE_CHECKING:
+    from ..config import Settings
+
+DAY_S = 86400
 
 INDEXES: dict[str, list[IndexModel]] = {
     "tickets": [
@@ -16,7 +30,7 @@ INDEXES: dict[str, list[IndexModel]] = {
         # that keeps offset pages stable), so MongoDB reads pages off the index instead of
         # sorting every matching ticket in memory; one filter per index, the rest are fetched.
         IndexModel([("tenant_id", ASCENDING), ("deleted_at", ASCENDING), ("created_at", DESCENDING),
-                    ("external_id", ASCENDING)], name="tenant_live_created"),
+                    ("external_id", ASCENDING)], name="tenant_live_created_v2"),
         IndexModel([("tenant_id", ASCENDING), ("urgency", ASCENDING), ("created_at", DESCENDING),
                     ("external_id", ASCENDING)], name="tenant_urgency_created"),
         IndexModel([("tenant_id", ASCENDING), ("status", ASCENDING), ("created_at", DESCENDING),
@@ -32,22 +46,37 @@ INDEXES: dict[str, list[IndexModel]] = {
     "ticket_history": [
         # _id breaks recorded_at ties (one sync's entries share it) for a stable page order.
         IndexModel([("tenant_id", ASCENDING), ("ticket_id", ASCENDING), ("recorded_at", DESCENDING),
-                    ("_id", DESCENDING)], name="tenant_ticket_recorded"),
+                    ("_id", DESCENDING)], name="tenant_ticket_recorded_v2"),
     ],
     "ingestion_logs": [
-        IndexModel([("job_id", ASCENDING)], unique=True, name="job_id"),
-        IndexModel([("tenant_id", ASCENDING), ("started_at", DESCENDING)], name="tenant_started"),
+        # A job id is unique under its tenant (the shard key's shape); every job-record write
+        # filters on {tenant_id, job_id}. GET /ingest/progress/{job_id} names no tenant: the
+        # plain job_id index serves that lookup (uuid4 ids do not collide across tenants).
+        IndexModel([("tenant_id", ASCENDING), ("job_id", ASCENDING)], unique=True, name="tenant_job_id"),
+        IndexModel([("job_id", ASCENDING)], name="job_id_lookup"),
+        # The audit listing, newest first; job_id is the tie-break that makes pages stable.
+        IndexModel([("tenant_id", ASCENDING), ("started_at", DESCENDING), ("job_id", DESCENDING)],
+                   name="tenant_started_v2"),
         IndexModel([("status", ASCENDING), ("heartbeat_at", ASCENDING)], name="status_heartbeat"),
     ],
     "notifications": [
+        # One alert per dedupe key, under its tenant (the shard key's shape). "dedupe_key" (the
+        # key alone) stays until the outbox's upsert filters on tenant_id too: it serves that
+        # upsert today, and must then be retired before the collection can be sharded.
+        IndexModel([("tenant_id", ASCENDING), ("dedupe_key", ASCENDING)], unique=True, name="tenant_dedupe_key"),
         IndexModel([("dedupe_key", ASCENDING)], unique=True, name="dedupe_key"),
         IndexModel([("status", ASCENDING), ("next_attempt_at", ASCENDING)], name="status_due"),
-        # Delivery claims due alerts oldest first.
-        IndexModel([("status", ASCENDING), ("created_at", ASCENDING)], name="status_created"),
-        IndexModel([("tenant_id", ASCENDING), ("status", ASCENDING), ("created_at", DESCENDING)],
-                   name="tenant_status_created"),
+        # Delivery claims due alerts oldest first, (created_at, _id): the whole sort on the index.
+        IndexModel([("status", ASCENDING), ("created_at", ASCENDING), ("_id", ASCENDING)], name="status_created_v2"),
+        # GET /notifications, newest first with and without a status filter; _id breaks ties.
+        IndexModel([("tenant_id", ASCENDING), ("status", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)],
+                   name="tenant_status_created_v2"),
+        IndexModel([("tenant_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)],
+                   name="tenant_created"),
     ],
     "api_keys": [
+        # Not tenant data: api_keys is a small coordination collection that stays unsharded
+        # (an admin key has no tenant), so its unique indexes need not start with tenant_id.
         IndexModel([("key_hash", ASCENDING)], unique=True, name="key_hash"),
         IndexModel([("key_id", ASCENDING)], unique=True, name="key_id"),
         # GET /admin/api-keys: newest first, key_id breaking ties for stable pages.
@@ -58,3 +87,84 @@ INDEXES: dict[str, list[IndexModel]] = {
     "circuit_breakers": [],
     "rate_limits": [],
 }
+
+# Names this service once used with other specs: ``migrate`` drops them where it finds them
+# (after building their replacements). Any other index it finds is left alone.
+RETIRED: dict[str, tuple[str, ...]] = {
+    "tickets": ("tenant_live_created",),
+    "ticket_history": ("tenant_ticket_recorded",),
+    "ingestion_logs": ("tenant_started", "job_id"),
+    "notifications": ("status_created", "tenant_status_created"),
+}
+
+
+@dataclass(frozen=True)
+class Retention:
+    """A TTL index: documents of ``collection`` go ``days`` after their ``field`` (a date;
+    a document whose field is missing or null never expires), limited by ``only`` when set."""
+
+    collection: str
+    name: str
+    field: str
+    setting: str  # the Settings field holding the days; 0 keeps forever
+    only: dict | None = None
+
+    def model(self, days: int) -> IndexModel:
+        options = {"partialFilterExpression": self.only} if self.only else {}
+        return IndexModel([(self.field, ASCENDING)], name=self.name, expireAfterSeconds=days * DAY_S, **options)
+
+
+# Never on tickets: they are the customer's data.
+RETENTION: tuple[Retention, ...] = (
+    # Only delivered alerts expire: pending and dead ones are work and evidence.
+    Retention("notifications", "ttl_delivered", "delivered_at", "alert_retention_days", {"status": "delivered"}),
+    # A running job has no ended_at, so it never expires mid-run.
+    Retention("ingestion_logs", "ttl_ended", "ended_at", "audit_retention_days"),
+    Retention("ticket_history", "ttl_recorded", "recorded_at", "history_retention_days"),
+)
+
+
+def wanted_indexes(settings: "Settings") -> dict[str, list[IndexModel]]:
+    """``INDEXES`` plus the TTL indexes the retention settings ask for."""
+    wanted = {name: list(models) for name, models in INDEXES.items()}
+    for rule in RETENTION:
+        days = getattr(settings, rule.setting)
+        if days > 0:
+            wanted[rule.collection].append(rule.model(days))
+    return wanted
+
+
+def owned_names(collection: str) -> set[str]:
+    """Every index name on ``collection`` this service created, now or in the past."""
+    return ({m.document["name"] for m in INDEXES.get(collection, [])} | set(RETIRED.get(collection, ()))
+            | {rule.name for rule in RETENTION if rule.collection == collection})
+
+
+@dataclass(frozen=True)
+class ShardPlan:
+    """How a tenant-data collection shards: ``{tenant_id: 1, <id>: 1}``.
+
+    ``pending`` says why it cannot be sharded yet (a write or upsert whose filter lacks
+    the shard key would fail on a sharded cluster); ``db migrate --shard`` skips it and says so.
+    """
+
+    collection: str
+    key: tuple[str, str]
+    pending: str | None = None
+
+    @property
+    def key_document(self) -> dict[str, int]:
+        return {field: 1 for field in self.key}
+
+
+SHARDED: tuple[ShardPlan, ...] = (
+    ShardPlan("tickets", ("tenant_id", "external_id")),
+    # A ticket's history stays together: the history listing reads one shard.
+    ShardPlan("ticket_history", ("tenant_id", "ticket_id")),
+    ShardPlan("ingestion_logs", ("tenant_id", "job_id")),
+    ShardPlan("notifications", ("tenant_id", "dedupe_key"),
+              pending="the outbox upsert filters on dedupe_key alone (NotificationOutbox.enqueue); it must "
+                      "filter on {tenant_id, dedupe_key}, and the unique index dedupe_key must then be retired"),
+)
+# Small and read by every worker: one replica set serves them; they are never sharded.
+UNSHARDED = ("locks", "rate_limits", "circuit_breakers", "tenants", "api_keys")

@@ -78,7 +78,9 @@ class TicketRepository:
         ops = []
         for entry in entries:
             entry = dict(entry, tenant_id=self.tenant_id)
-            ops.append(UpdateOne({"_id": entry["_id"]}, {"$setOnInsert": entry}, upsert=True))
+            # The shard key ({tenant_id, ticket_id}) leads the upsert's filter; _id makes it idempotent.
+            ops.append(UpdateOne({"tenant_id": self.tenant_id, "ticket_id": entry["ticket_id"], "_id": entry["_id"]},
+                                 {"$setOnInsert": entry}, upsert=True))
         self.db.ticket_history.bulk_write(ops, ordered=False)
 
     def unseen_by(self, job_id: str, limit: int) -> list[str]:

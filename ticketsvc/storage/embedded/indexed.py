@@ -155,6 +155,20 @@ class IndexedCollection(mongomock.Collection):
                         table.pop(key, None)
         return deleted
 
+    def create_indexes(self, indexes, session=None):
+        # mongomock's create_indexes drops partialFilterExpression (a partial TTL index would
+        # come out as a plain one): pass every option through create_index instead.
+        names = [self.create_index(list(index.document["key"].items()), session=session,
+                                   **{k: v for k, v in index.document.items() if k != "key"})
+                 for index in indexes]
+        for name in names:
+            # A TTL index is kept as declared but never expires anything here: mongomock
+            # expires by scanning every document on every read (each lookup O(n)) and ignores
+            # partialFilterExpression (it would expire more than the index says). The embedded
+            # engine's data ends with its process anyway; a server's TTL monitor does the expiry.
+            self._store._ttl_indexes.pop(name, None)
+        return names
+
     def _ensure_uniques(self, new_data):
         hashed = {name for name, _ in self._hash_indexes()}
         for name, fields in self._hash_indexes():

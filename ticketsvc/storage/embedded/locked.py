@@ -223,6 +223,12 @@ class _LockedCollection:
                 return iter(_embedded_aggregate(collection, pipeline, lock))
             return call_aggregate
 
+        if attr == "distinct":
+            def call_distinct(*args: Any, maxTimeMS: int | None = None, **kwargs: Any) -> Any:
+                with lock:  # mongomock's distinct takes no time limit (the embedded engine has none)
+                    return target(*args, **kwargs)
+            return call_distinct
+
         if attr in self._MATERIALISE:
             def call_list(*args: Any, **kwargs: Any) -> Iterator[dict]:
                 with lock:
@@ -248,6 +254,10 @@ class LockedDatabase:
     def __getitem__(self, name: str) -> _LockedCollection:
         return _LockedCollection(self._database[name], self._lock)
 
+    def get_collection(self, name: str, **_options: Any) -> _LockedCollection:
+        """The collection; write concern and read preference mean nothing to one in-process node."""
+        return self[name]
+
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self._database, name)
         if callable(attr):
@@ -261,4 +271,19 @@ class LockedDatabase:
         if name == "ping":
             return {"ok": 1.0}
         with self._lock:
+            if name == "collMod" and set(kwargs) == {"index"}:
+                return _retime_index(self._database, args[0], kwargs["index"])
             return self._database.command(name, *args, **kwargs)
+
+
+def _retime_index(database: Any, collection: str, index: dict) -> dict:
+    """``collMod`` changing a TTL index's ``expireAfterSeconds`` (mongomock lacks collMod).
+    The embedded engine never expires documents; it keeps the declared spec, as a server would."""
+    spec = database[collection]._store.indexes.get(index["name"])
+    if spec is None:
+        from pymongo.errors import OperationFailure
+
+        raise OperationFailure(f"index not found with name [{index['name']}]", 27)
+    old = spec.get("expireAfterSeconds")
+    spec["expireAfterSeconds"] = index["expireAfterSeconds"]
+    return {"expireAfterSeconds_old": old, "expireAfterSeconds_new": index["expireAfterSeconds"], "ok": 1.0}
