@@ -1,4 +1,4 @@
-"""``python -m ticketsvc keys create|list|revoke`` against the test database."""
+"""``ticketsvc keys create|list|revoke`` against the test database."""
 from __future__ import annotations
 
 import io
