@@ -21,7 +21,10 @@ export AUTH_MODE="${AUTH_MODE:-off}"
 export EXTERNAL_API_URL="${EXTERNAL_API_URL:-http://127.0.0.1:$MOCK_PORT}"
 export MONGO_URL="${MONGO_URL:-mongomock://}"
 export GUNICORN_BIND="${GUNICORN_BIND:-$BIND_HOST:$APP_PORT}"
-export EMBEDDED_DATA_FILE="${EMBEDDED_DATA_FILE-.data/ticketsvc-embedded.bson}"
+if [ "$MONGO_URL" = "mongomock://" ]; then
+  # The embedded engine's data survives a restart of the demo (EMBEDDED_DATA_FILE= keeps nothing).
+  export EMBEDDED_DATA_FILE="${EMBEDDED_DATA_FILE-.data/ticketsvc-embedded.bson}"
+fi
 
 # The demo's upstream alerts endpoint fails one ticket in ten once (a realistic mode).
 # MOCK_ARGS="" gives the brief's harsh default (every ticket's first two attempts fail,
@@ -80,10 +83,6 @@ answers() {  # url: true once it answers HTTP at all (a degraded 503 still answe
 trap interrupted INT TERM
 trap stop EXIT
 
-if [ "$MONGO_URL" = "mongomock://" ] && [ -n "$EMBEDDED_DATA_FILE" ]; then
-  mkdir -p "$(dirname "$EMBEDDED_DATA_FILE")"
-fi
-
 # shellcheck disable=SC2086
 detached "$BIN/python" -m mock_api --host "$BIND_HOST" --port "$MOCK_PORT" --quiet $MOCK_ARGS &
 MOCK_PID=$!
@@ -112,7 +111,7 @@ done
 echo
 echo "ticketsvc:     http://$BIND_HOST:$APP_PORT   (docs: /docs, health: /health)"
 echo "mock upstream: http://$BIND_HOST:$MOCK_PORT   (report: /admin/report)"
-if [ -n "$EMBEDDED_DATA_FILE" ] && [ "$MONGO_URL" = "mongomock://" ]; then
+if [ -n "${EMBEDDED_DATA_FILE:-}" ]; then
   echo "data kept across restarts in $EMBEDDED_DATA_FILE (a demo convenience, not a database)"
 fi
 echo "try: curl -X POST 'http://127.0.0.1:$APP_PORT/ingest/run?tenant_id=tenant_a'"

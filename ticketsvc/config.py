@@ -136,6 +136,8 @@ class Settings:
     max_request_bytes: int = setting("MAX_REQUEST_BYTES", "65536", _int(1024))
     log_level: str = setting("LOG_LEVEL", "INFO", _choice("debug", "info", "warning", "error"))
     metrics_tenant_labels: str = setting("METRICS_TENANT_LABELS", "", _str)
+    embedded_data_file: str | None = setting("EMBEDDED_DATA_FILE", "", _optional_str)
+    embedded_snapshot_interval_s: float = setting("EMBEDDED_SNAPSHOT_INTERVAL_S", "300", _float(0, exclusive_min=True))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
@@ -171,6 +173,9 @@ class Settings:
             raise ConfigError("NOTIFY_BACKOFF_MAX_S must be >= NOTIFY_BACKOFF_BASE_S")
         if self.http_backoff_max_s < self.http_backoff_base_s:
             raise ConfigError("HTTP_BACKOFF_MAX_S must be >= HTTP_BACKOFF_BASE_S")
+        if self.embedded_data_file and not self.embedded:
+            raise ConfigError("EMBEDDED_DATA_FILE applies to the embedded engine only (MONGO_URL=mongomock://); "
+                              "unset it with a real MongoDB")
         for tenant in self.metrics_tenants:
             if not is_tenant_id(tenant):
                 raise ConfigError(f"METRICS_TENANT_LABELS has an invalid tenant id {tenant!r}")

@@ -98,6 +98,8 @@ class Runtime:
             ("ingestion-reaper", self.ingestion.reap, self.settings.reaper_interval_s),
             ("notify-drain", self.delivery.tick, self.settings.notify_poll_s),
         ]
+        if self.db.snapshot is not None:  # EMBEDDED_DATA_FILE: bound what a crash loses
+            jobs.append(("embedded-snapshot", self.db.save_snapshot, self.settings.embedded_snapshot_interval_s))
         if self.settings.sync_interval_s > 0:
             jobs.append(("tenant-sync", self.ingestion.sync_due_tenants, min(self.settings.sync_interval_s, 30.0)))
         return jobs

@@ -7,6 +7,7 @@ import os
 import shutil
 import signal
 import subprocess
+import time
 
 import pytest
 import requests
@@ -106,3 +107,25 @@ def test_ctrl_c_on_make_run_leaves_no_make_error():
     demo.ctrl_c()
     assert "mock upstream stopped" in demo.output
     assert "Error" not in demo.output and "Interrupt" not in demo.output, demo.output
+
+
+def test_a_restarted_demo_keeps_its_tickets(tmp_path):
+    data_file = str(tmp_path / "demo.bson")
+    demo = Demo(["bash", "scripts/run_local.sh"], EMBEDDED_DATA_FILE=data_file)
+    try:
+        job_id = requests.post(demo.app_url + "/ingest/run?tenant_id=tenant_d", timeout=5).json()["job_id"]
+        deadline = time.monotonic() + 90
+        while requests.get(f"{demo.app_url}/ingest/progress/{job_id}", timeout=5).json()["status"] == "running":
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        total = requests.get(demo.app_url + "/tickets?tenant_id=tenant_d", timeout=5).json()["total"]
+    finally:
+        assert demo.ctrl_c() == 0
+    assert total > 0 and f"data kept across restarts in {data_file}" in demo.output
+
+    again = Demo(["bash", "scripts/run_local.sh"], EMBEDDED_DATA_FILE=data_file,
+                 APP_PORT=demo.env["APP_PORT"], MOCK_PORT=demo.env["MOCK_PORT"])
+    try:
+        assert requests.get(again.app_url + "/tickets?tenant_id=tenant_d", timeout=5).json()["total"] == total
+    finally:
+        again.ctrl_c()

@@ -32,8 +32,10 @@ class Database:
         if settings.embedded:
             from .embedded import open_embedded
 
-            self._client, self.db = open_embedded(settings.mongo_db, list(INDEXES))
+            self._client, self.db, self.snapshot = open_embedded(
+                settings.mongo_db, list(INDEXES), settings.embedded_data_file)
         else:
+            self.snapshot = None
             self._client = pymongo.MongoClient(
                 settings.mongo_url,
                 tz_aware=True,
@@ -86,7 +88,11 @@ class Database:
         return self.db["api_keys"]
 
     def prepare(self) -> None:
-        """Create every index in ``INDEXES``: the one storage write of start-up (idempotent)."""
+        """Create every index in ``INDEXES``: the one storage write of start-up (idempotent).
+        On the embedded engine with ``EMBEDDED_DATA_FILE``, first load its snapshot
+        (``SnapshotError``, a ``ConfigError``, when the file cannot be used)."""
+        if self.snapshot is not None:
+            self.snapshot.load()
         for name, models in INDEXES.items():
             if models:
                 self.db[name].create_indexes(models)
@@ -98,7 +104,19 @@ class Database:
         self.db.command("ping")
         return (time.perf_counter() - started) * 1000.0
 
+    def save_snapshot(self) -> None:
+        """Write the embedded engine's snapshot now (no-op without one); a failure is
+        logged, never raised: the service keeps serving, the previous file stays whole."""
+        if self.snapshot is None or self._closed:
+            return
+        try:
+            self.snapshot.save()
+        except Exception:
+            log.exception("embedded snapshot failed path=%s", self.snapshot.path)
+
     def close(self) -> None:
+        """Release the client; the embedded engine writes its snapshot first."""
         if not self._closed:
+            self.save_snapshot()
             self._closed = True
             self._client.close()
