@@ -9,6 +9,7 @@ import os
 
 from ticketsvc.api.context import get_runtime, has_runtime
 from ticketsvc.config import ConfigError, Settings
+from ticketsvc.logging_setup import logging_config
 
 _log = logging.getLogger("gunicorn.error")
 
@@ -25,9 +26,11 @@ timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
 keepalive = 5
 preload_app = False  # each worker builds its own MongoClient after fork
-accesslog = None  # the app logs each request with its request id
+accesslog = None  # the app logs each request with its request id (logger ticketsvc.access)
 errorlog = "-"
 loglevel = _settings.log_level
+# One handler for gunicorn's lines and the app's, in LOG_FORMAT (text or json).
+logconfig_dict = logging_config(_settings.log_level, _settings.log_format)
 limit_request_line = 8190
 limit_request_fields = 100
 # gunicorn 27 opens a control socket at ~/.gunicorn/gunicorn.ctl by default, one path shared by

@@ -33,7 +33,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     ``get_runtime(app).start_background()``.
     """
     settings = settings or Settings.from_env()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     app = Flask(__name__)
     app.json.sort_keys = False  # keep the documented field order in responses
     app.config.update(
@@ -102,7 +102,9 @@ def _register_request_hooks(app: Flask) -> None:
     def log_request(response):
         response.headers["X-Request-ID"] = g.get("request_id", "-")
         elapsed_s = time.perf_counter() - g.get("started", time.perf_counter())
-        access.info("%s %s %s %.1fms", request.method, request.path, response.status_code, elapsed_s * 1000.0)
+        access.info("%s %s %s %.1fms", request.method, request.path, response.status_code, elapsed_s * 1000.0,
+                    extra={"fields": {"method": request.method, "path": request.path,
+                                      "status": response.status_code, "duration_ms": round(elapsed_s * 1000.0, 1)}})
         # Labelled by the route template, never the raw path: ids in paths would make
         # every ticket a new time series.
         metrics.observe_request(request.method, request.url_rule.rule if request.url_rule else None,

@@ -24,7 +24,7 @@ from .http import build_session
 from .ingestion.jobs import IngestionService
 from .ingestion.ratelimit import SlidingWindowLimiter
 from .ingestion.upstream import UpstreamClient
-from .metrics import ServiceMetrics, SharedStateCollector
+from .metrics import ServiceMetrics, SharedStateCollector, TenantRunCollector
 from .notifications.delivery import NotificationDelivery, build_notify_breaker
 from .notifications.outbox import NotificationOutbox
 
@@ -56,6 +56,7 @@ class Runtime:
                                              self.notify_pool, self.clock, on_outcome=self.metrics.delivery_outcome)
         # Shared state is read from MongoDB when /metrics is scraped, so every worker agrees.
         self.metrics.add_scrape_collector(SharedStateCollector(self.circuit_breakers, self.outbox, self.clock))
+        self.metrics.add_scrape_collector(TenantRunCollector(self.db, self.metrics))
         self.stats = TenantStats(self.db, self.clock)
         self.api_keys = ApiKeyStore(self.db, self.clock, admin_key_configured=settings.admin_api_key is not None)
         self.access = AccessControl(settings, self.api_keys, job_tenant=self._job_tenant)
