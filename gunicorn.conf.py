@@ -40,11 +40,19 @@ control_socket_disable = True
 
 if _settings.embedded:
     # The embedded engine keeps its data inside the process: a second worker would see a
-    # different, empty database. Run one worker and scale with threads instead.
+    # different, empty database. Run one worker and scale with threads instead; and never
+    # recycle it (max_requests), which would throw that data away.
     workers = 1
+    max_requests = 0
     _embedded_note = True
 else:
     workers = int(os.environ.get("GUNICORN_WORKERS", os.environ.get("WEB_CONCURRENCY", "2")))
+    # Recycle each worker after about this many requests, so a slow leak in any library
+    # cannot grow without bound; the jitter keeps the workers from restarting together.
+    # A recycled worker exits gracefully (worker_exit: its running ingestion jobs end
+    # cancelled and are picked up by the next sync).
+    max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "10000"))
+    max_requests_jitter = int(os.environ.get("GUNICORN_MAX_REQUESTS_JITTER", "1000"))
     _embedded_note = False
 
 
