@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from conftest import TEST_MONGO_URL, base_settings
-from support import ingest
+from support import follow_job_over_http, ingest
 from ticketsvc import create_app
 from ticketsvc.api.context import get_runtime
 from ticketsvc.config import ConfigError
@@ -142,12 +142,7 @@ def test_a_restarted_service_keeps_its_tickets_jobs_and_alerts(data_file, mock_u
 def test_gunicorn_restarted_on_the_same_data_file_serves_the_same_tickets(gunicorn_service, data_file):
     service = gunicorn_service(EMBEDDED_DATA_FILE=str(data_file))
     job_id = requests.post(service.url + "/ingest/run?tenant_id=tenant_d", timeout=5).json()["job_id"]
-    import time
-
-    deadline = time.monotonic() + 60
-    while requests.get(f"{service.url}/ingest/progress/{job_id}", timeout=5).json()["status"] == "running":
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+    follow_job_over_http(service.url, job_id)
     total = requests.get(service.url + "/tickets?tenant_id=tenant_d", timeout=5).json()["total"]
     assert total > 0 and service.stop() == 0
     assert "embedded snapshot written" in service.read_output()

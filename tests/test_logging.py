@@ -8,11 +8,11 @@ import json
 import logging
 import re
 import threading
-import time
 
 import pytest
 import requests
 
+from support import follow_job_over_http
 from ticketsvc.config import ConfigError, Settings
 from ticketsvc.logging_setup import ServiceLogHandler, capture_log_context, log_context, message_fields
 
@@ -107,10 +107,7 @@ def test_gunicorn_and_the_app_write_one_json_format(gunicorn_service):
     started = requests.post(service.url + "/ingest/run?tenant_id=tenant_b", headers={"X-Request-ID": "req-e2e-1"},
                             timeout=5)
     job_id = started.json()["job_id"]
-    deadline = time.monotonic() + 60
-    while requests.get(f"{service.url}/ingest/progress/{job_id}", timeout=5).json()["status"] == "running":
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+    follow_job_over_http(service.url, job_id)
     assert service.stop() == 0
     entries = [json.loads(line) for line in service.read_output().splitlines()]  # every line is JSON
     loggers = {entry["logger"] for entry in entries}

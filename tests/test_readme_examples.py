@@ -8,7 +8,6 @@ import re
 import shlex
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 
 import pytest
@@ -16,6 +15,7 @@ import requests
 
 from conftest import ROOT, mock_config
 from mock_api.testing import MockUpstreamServer
+from support import follow_job_over_http
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 README = (ROOT / "README.md").read_text()
@@ -126,14 +126,6 @@ def _full_mock_config():
                        notify=NotifyConfig(fail_first_attempts=0, latency_ms=(0.0, 0.0), outage_after_failures=0))
 
 
-def wait_until_ended(url: str, job_id: str) -> dict:
-    deadline = time.monotonic() + 120
-    while (job := requests.get(f"{url}/ingest/progress/{job_id}", timeout=5).json())["status"] == "running":
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
-    return job
-
-
 def test_the_readme_examples_answer_what_the_readme_documents(readme_service):
     mock, service = readme_service
     assert quick_start_examples() and transcript_examples()
@@ -147,7 +139,7 @@ def test_the_readme_examples_answer_what_the_readme_documents(readme_service):
         if "/ingest/run" in example.command and response.status_code == 202:
             job_id = response.json()["job_id"]
     mock.admin("POST", "/admin/faults", json={"latency_s": 0})
-    assert wait_until_ended(service.url, job_id)["status"] == "completed"
+    assert follow_job_over_http(service.url, job_id)["status"] == "completed"
 
     # Its CLI line, verbatim, with the service's address from the environment.
     cli_line = next(line for line in quick_start_block().splitlines() if "ticketsvc ingest" in line)
@@ -160,7 +152,7 @@ def test_the_readme_examples_answer_what_the_readme_documents(readme_service):
     # The transcripts: tkt-000002's history shows a deletion, as the README's does.
     mock.admin("POST", "/admin/mutate", json={"tenant_id": "tenant_a", "delete": ["tkt-000002"]})
     rerun = requests.post(f"{service.url}/ingest/run?tenant_id=tenant_a", timeout=5).json()["job_id"]
-    assert wait_until_ended(service.url, rerun)["status"] == "completed"
+    assert follow_job_over_http(service.url, rerun)["status"] == "completed"
     for example in transcript_examples():
         command = re.sub(r"/ingest/progress/[0-9a-f]{32}", f"/ingest/progress/{job_id}", example.command)
         assert_documented_shape(example, run_curl(command, service.url))

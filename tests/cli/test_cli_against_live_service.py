@@ -13,6 +13,7 @@ import pytest
 
 from auth.auth_data import ADMIN_KEY, TENANT_A, bearer
 from conftest import ROOT
+from support import follow_job_over_http
 
 SLOW_PAGE_S = 0.3  # upstream latency per call: a 20-page run lasts ~6 s
 
@@ -48,11 +49,8 @@ def job_status(service, job_id: str) -> str:
     return requests.get(f"{service.url}/ingest/progress/{job_id}", timeout=5).json()["status"]
 
 
-def wait_until_ended(service, job_id: str, timeout: float = 60) -> str:
-    deadline = time.monotonic() + timeout
-    while (status := job_status(service, job_id)) == "running" and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return status
+def wait_until_ended(service, job_id: str) -> str:
+    return follow_job_over_http(service.url, job_id)["status"]
 
 
 def test_wait_follows_a_job_that_is_already_running_instead_of_exiting_3(slow_service):

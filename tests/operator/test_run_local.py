@@ -7,12 +7,12 @@ import os
 import shutil
 import signal
 import subprocess
-import time
 
 import pytest
 import requests
 
 from conftest import ROOT, free_port
+from support import follow_job_over_http
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 BANNER = "Ctrl-C stops both."
@@ -114,10 +114,7 @@ def test_a_restarted_demo_keeps_its_tickets(tmp_path):
     demo = Demo(["bash", "scripts/run_local.sh"], EMBEDDED_DATA_FILE=data_file)
     try:
         job_id = requests.post(demo.app_url + "/ingest/run?tenant_id=tenant_d", timeout=5).json()["job_id"]
-        deadline = time.monotonic() + 90
-        while requests.get(f"{demo.app_url}/ingest/progress/{job_id}", timeout=5).json()["status"] == "running":
-            assert time.monotonic() < deadline
-            time.sleep(0.2)
+        follow_job_over_http(demo.app_url, job_id)
         total = requests.get(demo.app_url + "/tickets?tenant_id=tenant_d", timeout=5).json()["total"]
     finally:
         assert demo.ctrl_c() == 0
