@@ -26,7 +26,7 @@ timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
 keepalive = 5
 preload_app = False  # each worker builds its own MongoClient after fork
-accesslog = None  # the app logs each request with its request id (logger ticketsvc.access)
+accesslog = None  # the app logs each request with its request id (logger ticketsvc.access; gunicorn.access is muted)
 errorlog = "-"
 loglevel = _settings.log_level
 # One handler for gunicorn's lines and the app's, in LOG_FORMAT (text or json).

@@ -129,3 +129,4 @@ def test_gunicorn_and_the_app_write_one_text_format(gunicorn_service):
     assert all(TEXT_LINE.match(line) for line in lines), [line for line in lines if not TEXT_LINE.match(line)]
     assert any(" gunicorn.error [-] Booting worker" in line for line in lines)
     assert any(" ticketsvc.access [" in line and "GET /health 200" in line for line in lines)
+    assert not any(" gunicorn.access " in line for line in lines)  # one access line per request, the app's

@@ -167,7 +167,9 @@ def logging_config(level: str, log_format: str) -> dict[str, Any]:
         "root": {"level": level.upper(), "handlers": ["service"]},
         "loggers": {
             "gunicorn.error": {"level": level.upper(), "handlers": [], "propagate": True},
-            "gunicorn.access": {"level": "INFO", "handlers": [], "propagate": True},
+            # gunicorn logs every request when a logconfig_dict is set; the app already does
+            # (ticketsvc.access, with the request id and latency), so gunicorn's copy is muted.
+            "gunicorn.access": {"level": "WARNING", "handlers": [], "propagate": True},
             "apscheduler": {"level": "WARNING"},
             "urllib3": {"level": "WARNING"},
         },
