@@ -14,7 +14,8 @@ import requests
 
 from support import follow_job_over_http
 from ticketsvc.config import ConfigError, Settings
-from ticketsvc.logging_setup import ServiceLogHandler, capture_log_context, log_context, message_fields
+from ticketsvc.logcontext import capture_log_context, log_context
+from ticketsvc.logging_setup import ServiceLogHandler, message_fields
 
 TEXT_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} [A-Z]+ \d+ [\w.]+ \[[^\]]+\] .+")
 
@@ -80,6 +81,22 @@ def test_the_log_context_follows_work_into_another_thread(capture):
     worker.join()
     entry = json.loads(lines()[0])
     assert (entry["request_id"], entry["job_id"], entry["tenant"]) == ("req-1", "j1", "tenant_a")
+
+
+def test_a_request_binds_its_id_for_services_to_capture(make_app, caplog):
+    from flask import g
+
+    app = make_app()
+    seen = {}
+
+    @app.get("/_probe_log_context")
+    def probe():
+        seen.update(captured=capture_log_context(), request_id=g.request_id)
+        return {}
+
+    app.test_client().get("/_probe_log_context", headers={"X-Request-ID": "req-probe-1"})
+    assert seen == {"captured": {"request_id": "req-probe-1"}, "request_id": "req-probe-1"}
+    assert capture_log_context() == {}  # unbound once the request ended
 
 
 def test_text_lines_append_context_fields_the_message_does_not_name(capture):

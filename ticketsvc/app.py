@@ -18,6 +18,7 @@ from .auth.guard import install_access_guard
 from .clock import Clock
 from .config import ConfigError, Settings
 from .storage import Database
+from .logcontext import bind_log_context, unbind_log_context
 from .logging_setup import configure_logging
 from .runtime import Runtime
 
@@ -86,6 +87,9 @@ def _register_request_hooks(app: Flask) -> None:
     def assign_request_id():
         incoming = request.headers.get("X-Request-ID", "")
         g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex[:16]
+        # Every line logged while serving it names the request (also from services, which
+        # never see Flask); work it hands to other threads carries it with capture_log_context().
+        g.log_context_token = bind_log_context(request_id=g.request_id)
         g.started = time.perf_counter()
         metrics.request_started()
         g.counted_in_progress = True
@@ -116,3 +120,6 @@ def _register_request_hooks(app: Flask) -> None:
         # teardown runs for every request that began, also when a hook or a view raised.
         if g.pop("counted_in_progress", False):
             metrics.request_finished()
+        token = g.pop("log_context_token", None)
+        if token is not None:
+            unbind_log_context(token)

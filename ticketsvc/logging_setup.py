@@ -6,10 +6,8 @@
 the log context as fields of their own. Either way, a dict or list passed as a log argument
 is written as JSON (``counts={"fetched": 3964, ...}``), never as a Python repr.
 
-The log context (``log_context``) carries ``request_id``, ``job_id``, ``tenant`` into every
-line logged inside it, in whatever thread: a request's id is in it on its own; code that
-hands work to another thread passes ``capture_log_context()`` along and re-enters it there
-with ``log_context(**captured, job_id=..., tenant=...)``.
+The log context (``ticketsvc.logcontext``: ``request_id``, ``job_id``, ``tenant``) is
+stamped on every line written inside it, in whatever thread.
 
 gunicorn gets the same handler through ``logging_config()`` (its ``logconfig_dict``), so its
 error and access lines read like the app's.
@@ -21,35 +19,12 @@ import logging
 import re
 import sys
 import time
-from contextlib import contextmanager
-from contextvars import ContextVar
-from typing import Any, Iterator, Mapping
+from typing import Any
 
-from flask import g, has_request_context
+from .logcontext import capture_log_context
 
 LOG_FORMATS = ("text", "json")
 _TEXT_FORMAT = "%(asctime)s %(levelname)s %(process)d %(name)s [%(request_id)s] %(message)s"
-_context: ContextVar[Mapping[str, Any]] = ContextVar("ticketsvc_log_context", default={})
-
-
-@contextmanager
-def log_context(**fields: Any) -> Iterator[None]:
-    """Add ``fields`` (None values skipped) to every line logged inside the block, in this
-    thread or task; nested blocks add to the outer one."""
-    token = _context.set({**_context.get(), **{k: v for k, v in fields.items() if v is not None}})
-    try:
-        yield
-    finally:
-        _context.reset(token)
-
-
-def capture_log_context() -> dict[str, Any]:
-    """The current log context, with the Flask request's id when called inside a request:
-    what a job started by a request passes to the thread that runs it."""
-    fields = dict(_context.get())
-    if has_request_context() and "request_id" not in fields and g.get("request_id"):
-        fields["request_id"] = g.request_id
-    return fields
 
 
 def as_json(value: Any) -> str:
