@@ -24,6 +24,7 @@ BENCHMARKS = {
     "stats": ("stats_bench.py", ["--sizes", "10000"]),
     "notify": ("notify_bench.py", ["--mode", "realistic", "--alerts", "500"]),
     "http": ("http_load_bench.py", ["--seconds", "5"]),
+    "snapshot": ("snapshot_bench.py", ["--tickets", "10000"]),
 }
 
 
