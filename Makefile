@@ -6,10 +6,13 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test test-fast bench clean
 
-$(STAMP): requirements.txt requirements-dev.txt
+# The pinned requirements, then this checkout itself (editable, no further dependencies):
+# that installs the `ticketsvc` command as .venv/bin/ticketsvc.
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements-dev.txt
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
 ## Start the mock upstream on :9000 and the service under gunicorn on :8000 (Ctrl-C stops both).

@@ -9,6 +9,7 @@ import os
 
 from ticketsvc.api.context import get_runtime, has_runtime
 from ticketsvc.config import ConfigError, Settings
+from ticketsvc.logging_setup import logging_config
 
 _log = logging.getLogger("gunicorn.error")
 
@@ -25,9 +26,11 @@ timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
 keepalive = 5
 preload_app = False  # each worker builds its own MongoClient after fork
-accesslog = None  # the app logs each request with its request id
+accesslog = None  # the app logs each request with its request id (logger ticketsvc.access; gunicorn.access is muted)
 errorlog = "-"
 loglevel = _settings.log_level
+# One handler for gunicorn's lines and the app's, in LOG_FORMAT (text or json).
+logconfig_dict = logging_config(_settings.log_level, _settings.log_format)
 limit_request_line = 8190
 limit_request_fields = 100
 # gunicorn 27 opens a control socket at ~/.gunicorn/gunicorn.ctl by default, one path shared by
@@ -37,11 +40,19 @@ control_socket_disable = True
 
 if _settings.embedded:
     # The embedded engine keeps its data inside the process: a second worker would see a
-    # different, empty database. Run one worker and scale with threads instead.
+    # different, empty database. Run one worker and scale with threads instead; and never
+    # recycle it (max_requests), which would throw that data away.
     workers = 1
+    max_requests = 0
     _embedded_note = True
 else:
     workers = int(os.environ.get("GUNICORN_WORKERS", os.environ.get("WEB_CONCURRENCY", "2")))
+    # Recycle each worker after about this many requests, so a slow leak in any library
+    # cannot grow without bound; the jitter keeps the workers from restarting together.
+    # A recycled worker exits gracefully (worker_exit: its running ingestion jobs end
+    # cancelled and are picked up by the next sync).
+    max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "10000"))
+    max_requests_jitter = int(os.environ.get("GUNICORN_MAX_REQUESTS_JITTER", "1000"))
     _embedded_note = False
 
 

@@ -25,6 +25,7 @@ BENCHMARKS = {
     "notify": ("notify_bench.py", ["--mode", "realistic", "--alerts", "500"]),
     "http": ("http_load_bench.py", ["--seconds", "5"]),
     "capacity": ("index_capacity.py", []),
+    "snapshot": ("snapshot_bench.py", ["--tickets", "10000"]),
 }
 
 

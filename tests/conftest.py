@@ -216,3 +216,36 @@ def gunicorn_service(mock_upstream):
     yield start
     for service in services:
         service.stop()
+
+
+class LiveServer:
+    """An app behind a real threaded HTTP server on a free localhost port: for clients that
+    must go over the wire (the CLI in a subprocess, the README's curl examples)."""
+
+    def __init__(self, app):
+        from werkzeug.serving import make_server
+
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, name="live-server", daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+
+@pytest.fixture
+def live_server():
+    """Serve an app over real HTTP: ``live_server(app).url``."""
+    servers = []
+
+    def serve(app) -> LiveServer:
+        server = LiveServer(app)
+        servers.append(server)
+        return server
+
+    yield serve
+    for server in servers:
+        server.stop()

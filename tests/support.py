@@ -127,3 +127,15 @@ class EngineDouble:
 
     def __getattr__(self, name):
         return getattr(self._engine, name)
+def follow_job_over_http(base_url: str, job_id: str, timeout: float = 120.0) -> dict:
+    """Poll ``GET /ingest/progress/{job_id}`` of a live service until the job leaves
+    ``running``; returns its final progress record."""
+    import time
+
+    import requests
+
+    deadline = time.monotonic() + timeout
+    while (job := requests.get(f"{base_url}/ingest/progress/{job_id}", timeout=5).json())["status"] == "running":
+        assert time.monotonic() < deadline, f"job {job_id} still running after {timeout}s"
+        time.sleep(0.1)
+    return job

@@ -19,6 +19,7 @@ from .clock import Clock
 from .config import ConfigError, Settings
 from .storage import Database
 from .storage.bounded import end_read_limit, limit_reads
+from .logcontext import bind_log_context, unbind_log_context
 from .logging_setup import configure_logging
 from .runtime import Runtime
 
@@ -34,7 +35,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     ``get_runtime(app).start_background()``.
     """
     settings = settings or Settings.from_env()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     app = Flask(__name__)
     app.json.sort_keys = False  # keep the documented field order in responses
     app.config.update(
@@ -88,6 +89,9 @@ def _register_request_hooks(app: Flask) -> None:
     def assign_request_id():
         incoming = request.headers.get("X-Request-ID", "")
         g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex[:16]
+        # Every line logged while serving it names the request (also from services, which
+        # never see Flask); work it hands to other threads carries it with capture_log_context().
+        g.log_context_token = bind_log_context(request_id=g.request_id)
         g.started = time.perf_counter()
         metrics.request_started()
         g.counted_in_progress = True
@@ -110,7 +114,9 @@ def _register_request_hooks(app: Flask) -> None:
     def log_request(response):
         response.headers["X-Request-ID"] = g.get("request_id", "-")
         elapsed_s = time.perf_counter() - g.get("started", time.perf_counter())
-        access.info("%s %s %s %.1fms", request.method, request.path, response.status_code, elapsed_s * 1000.0)
+        access.info("%s %s %s %.1fms", request.method, request.path, response.status_code, elapsed_s * 1000.0,
+                    extra={"fields": {"method": request.method, "path": request.path,
+                                      "status": response.status_code, "duration_ms": round(elapsed_s * 1000.0, 1)}})
         # Labelled by the route template, never the raw path: ids in paths would make
         # every ticket a new time series.
         metrics.observe_request(request.method, request.url_rule.rule if request.url_rule else None,
@@ -128,3 +134,6 @@ def _register_request_hooks(app: Flask) -> None:
         # teardown runs for every request that began, also when a hook or a view raised.
         if g.pop("counted_in_progress", False):
             metrics.request_finished()
+        token = g.pop("log_context_token", None)
+        if token is not None:
+            unbind_log_context(token)

@@ -152,7 +152,10 @@ class Settings:
     classifier_rules_path: str | None = setting("CLASSIFIER_RULES_PATH", "", _optional_str)
     max_request_bytes: int = setting("MAX_REQUEST_BYTES", "65536", _int(1024))
     log_level: str = setting("LOG_LEVEL", "INFO", _choice("debug", "info", "warning", "error"))
+    log_format: str = setting("LOG_FORMAT", "text", _choice("text", "json"))
     metrics_tenant_labels: str = setting("METRICS_TENANT_LABELS", "", _str)
+    embedded_data_file: str | None = setting("EMBEDDED_DATA_FILE", "", _optional_str)
+    embedded_snapshot_interval_s: float = setting("EMBEDDED_SNAPSHOT_INTERVAL_S", "300", _float(0, exclusive_min=True))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
@@ -196,6 +199,9 @@ class Settings:
                               f"MONGO_SOCKET_TIMEOUT_MS={self.mongo_socket_timeout_ms}: the server must give up first")
         if self.http_backoff_max_s < self.http_backoff_base_s:
             raise ConfigError("HTTP_BACKOFF_MAX_S must be >= HTTP_BACKOFF_BASE_S")
+        if self.embedded_data_file and not self.embedded:
+            raise ConfigError("EMBEDDED_DATA_FILE applies to the embedded engine only (MONGO_URL=mongomock://); "
+                              "unset it with a real MongoDB")
         for tenant in self.metrics_tenants:
             if not is_tenant_id(tenant):
                 raise ConfigError(f"METRICS_TENANT_LABELS has an invalid tenant id {tenant!r}")
@@ -213,8 +219,16 @@ class Settings:
         return (self.http_connect_timeout_s, self.http_read_timeout_s)
 
     @property
+    def metrics_all_tenants(self) -> bool:
+        """``METRICS_TENANT_LABELS=all``: every tenant is a label value, up to the cap in metrics.py."""
+        return self.metrics_tenant_labels.strip().lower() == "all"
+
+    @property
     def metrics_tenants(self) -> frozenset[str]:
-        """Tenants allowed as a metrics label value; others are reported as ``other``."""
+        """Tenants listed as metrics label values; others are reported as ``other``
+        (empty with ``all``, see ``metrics_all_tenants``)."""
+        if self.metrics_all_tenants:
+            return frozenset()
         return frozenset(t.strip() for t in self.metrics_tenant_labels.split(",") if t.strip())
 
     def describe(self) -> dict[str, Any]:

@@ -19,7 +19,9 @@ worker then reports the same figures, and nothing goes stale when a worker dies.
 
 Label values are bounded: route templates (never raw paths), fixed outcome and status
 sets, and tenant ids only for the tenants listed in ``METRICS_TENANT_LABELS`` (every other
-tenant is ``other``). No ticket ids, no free text.
+tenant is ``other``), or with ``METRICS_TENANT_LABELS=all`` for the first
+``TENANT_LABEL_CAP`` tenants a process sees (the rest are ``other``). No ticket ids, no
+free text.
 
 prometheus-client is imported only inside functions: it picks where values live (memory or
 files) when it is first imported, and the gunicorn master must not import it before
@@ -31,10 +33,13 @@ import logging
 import os
 import shutil
 import tempfile
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
+import threading
+from datetime import timezone
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping
 
 from .config import Settings
 from .ingestion.job import JobStatus
+from .domain import is_tenant_id
 
 if TYPE_CHECKING:
     from .clock import Clock
@@ -46,6 +51,9 @@ log = logging.getLogger(__name__)
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 NAMESPACE = "ticketsvc"
 OTHER = "other"
+# METRICS_TENANT_LABELS=all: at most this many tenants get a label value of their own (each
+# adds a few dozen series); past it every further tenant is ``other``.
+TENANT_LABEL_CAP = 50
 UNMATCHED_ROUTE = "unmatched"  # 404s and 405s: no route template to name them by
 
 HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -109,6 +117,9 @@ class ServiceMetrics:
             os.makedirs(self.multiprocess_dir, exist_ok=True)
         _align_value_store()
         self._tenants = settings.metrics_tenants
+        self._all_tenants = settings.metrics_all_tenants
+        self._labelled: set[str] = set()  # with ``all``: the tenants given a label so far, at most the cap
+        self._labelled_lock = threading.Lock()
         self._scrape_collectors: list[Any] = []
         self.registry = CollectorRegistry()
         ns, reg = NAMESPACE, self.registry
@@ -176,8 +187,28 @@ class ServiceMetrics:
             self.delivery_attempts.labels(outcome)
 
     def tenant_label(self, tenant_id: Any) -> str:
-        """The tenant as a label value: itself if listed in METRICS_TENANT_LABELS, else ``other``."""
-        return tenant_id if isinstance(tenant_id, str) and tenant_id in self._tenants else OTHER
+        """The tenant as a label value: itself if listed in METRICS_TENANT_LABELS (or, with
+        ``all``, while fewer than ``TENANT_LABEL_CAP`` tenants have a label), else ``other``."""
+        if not isinstance(tenant_id, str):
+            return OTHER
+        if tenant_id in self._tenants:
+            return tenant_id
+        if not self._all_tenants or not is_tenant_id(tenant_id):
+            return OTHER
+        with self._labelled_lock:
+            if tenant_id in self._labelled:
+                return tenant_id
+            if len(self._labelled) < TENANT_LABEL_CAP:
+                self._labelled.add(tenant_id)
+                return tenant_id
+        return OTHER
+
+    def labelled_tenants(self, known_tenants: Callable[[], Iterable[str]]) -> list[str]:
+        """The tenants reported under a label of their own, sorted: the listed ones, or with
+        ``all`` the first ``TENANT_LABEL_CAP`` of ``known_tenants()`` (called only then)."""
+        if self._all_tenants:
+            return sorted(t for t in known_tenants() if isinstance(t, str) and is_tenant_id(t))[:TENANT_LABEL_CAP]
+        return sorted(self._tenants)
 
     # -- HTTP -------------------------------------------------------------------------------
     def request_started(self) -> None:
@@ -331,6 +362,40 @@ class SharedStateCollector:
         for status_name, count in self.outbox.counts().items():
             outbox.add_metric([status_name], float(count))
         return iter([state, failures, trips, outbox])
+
+
+class TenantRunCollector:
+    """``ticketsvc_tenant_last_success_timestamp``: per labelled tenant, when its last
+    completed run ended, read from the run records at scrape time (so every worker agrees and
+    a restart loses nothing). One indexed lookup per labelled tenant (``tenant_started``);
+    tenants without a label of their own are not reported."""
+
+    def __init__(self, db: Any, metrics: ServiceMetrics):
+        self.db = db
+        self.metrics = metrics
+
+    def describe(self) -> Iterable[Any]:
+        return []
+
+    def collect(self) -> Iterator[Any]:
+        from prometheus_client.core import GaugeMetricFamily
+
+        family = GaugeMetricFamily(
+            f"{NAMESPACE}_tenant_last_success_timestamp",
+            "Unix time at which the tenant's last completed ingestion run ended (tenants with a "
+            "label of their own, see METRICS_TENANT_LABELS).", labels=["tenant"])
+        try:
+            for tenant in self.metrics.labelled_tenants(lambda: self.db.tenants.distinct("_id")):
+                run = self.db.ingestion_logs.find_one({"tenant_id": tenant, "status": "completed"},
+                                                      {"ended_at": 1, "_id": 0}, sort=[("started_at", -1)])
+                if run and run.get("ended_at") is not None:
+                    ended = run["ended_at"]
+                    if ended.tzinfo is None:
+                        ended = ended.replace(tzinfo=timezone.utc)
+                    family.add_metric([tenant], ended.timestamp())
+        except Exception:  # storage down: SharedStateCollector reports it; leave this family empty
+            log.warning("metrics: could not read the tenants' last runs", exc_info=True)
+        yield family
 
 
 # -- helpers ------------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from .storage import Database
 from .classification import load_classifier
 from .ingestion.runner import IngestionRunner
 from .ingestion.ratelimit import SlidingWindowLimiter
-from .metrics import ServiceMetrics, SharedStateCollector
+from .metrics import ServiceMetrics, SharedStateCollector, TenantRunCollector
 from .notifications.delivery import NotificationDelivery, build_notify_breaker
 from .notifications.outbox import NotificationOutbox
 from .upstream import UpstreamClient
@@ -56,6 +56,7 @@ class Runtime:
                                              self.notify_pool, self.clock, on_outcome=self.metrics.delivery_outcome)
         # Shared state is read from MongoDB when /metrics is scraped, so every worker agrees.
         self.metrics.add_scrape_collector(SharedStateCollector(self.circuit_breakers, self.outbox, self.clock))
+        self.metrics.add_scrape_collector(TenantRunCollector(self.db, self.metrics))
         self.stats = TenantStats(self.db, self.clock)
         self.api_keys = ApiKeyStore(self.db, self.clock, admin_key_configured=settings.admin_api_key is not None)
         self.access = AccessControl(settings, self.api_keys, job_tenant=self._job_tenant)
@@ -100,6 +101,8 @@ class Runtime:
             ("ingestion-reaper", self.ingestion.reap, self.settings.reaper_interval_s),
             ("notify-drain", self.delivery.tick, self.settings.notify_poll_s),
         ]
+        if self.db.snapshot is not None:  # EMBEDDED_DATA_FILE: bound what a crash loses
+            jobs.append(("embedded-snapshot", self.db.save_snapshot, self.settings.embedded_snapshot_interval_s))
         if self.settings.sync_interval_s > 0:
             jobs.append(("tenant-sync", self.ingestion.sync_due_tenants, min(self.settings.sync_interval_s, 30.0)))
         return jobs

@@ -1,4 +1,4 @@
-"""``python -m ticketsvc keys create|list|revoke`` against the test database."""
+"""``ticketsvc keys create|list|revoke`` against the test database."""
 from __future__ import annotations
 
 import io
@@ -9,7 +9,7 @@ import pytest
 from auth.auth_data import TENANT_A, bearer
 from support import assert_json_error
 from ticketsvc import cli
-from ticketsvc.cli.keys import EMBEDDED_NOTE, run_keys
+from ticketsvc.cli.keys import EMBEDDED_REFUSAL, run_keys
 
 
 @pytest.fixture
@@ -83,12 +83,13 @@ def test_bad_input_is_a_usage_error(keys_cli):
     assert code == cli.EXIT_USAGE and out == "" and "tenant id" in err
 
 
-def test_with_the_embedded_engine_the_cli_says_its_keys_stay_in_its_own_process(monkeypatch):
-    for name in ("MONGO_URL", "MONGO_DB", "ADMIN_API_KEY"):
+def test_with_the_embedded_engine_the_cli_refuses_since_its_keys_would_work_nowhere(monkeypatch):
+    for name in ("MONGO_URL", "MONGO_DB", "ADMIN_API_KEY", "TICKETSVC_URL"):
         monkeypatch.delenv(name, raising=False)
     out, err = io.StringIO(), io.StringIO()
-    assert cli.main(["keys", "list"], out, err) == 0
-    assert EMBEDDED_NOTE in err.getvalue() and "POST /admin/api-keys" in err.getvalue()
+    assert cli.main(["keys", "create", "--admin", "--name", "ops"], out, err) == cli.EXIT_USAGE
+    assert out.getvalue() == ""
+    assert EMBEDDED_REFUSAL in err.getvalue() and "POST /admin/api-keys" in err.getvalue()
 
 
 def test_an_unreachable_mongodb_exits_4_without_a_traceback(monkeypatch):

@@ -58,12 +58,10 @@ class AccessControl:
                 "characters, e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))'")
         if self._admin_key is None and not self.keys.has_active_admin():
             raise NoAdminKeyError(
-                "AUTH_MODE=keys but there is no admin API key: no ADMIN_API_KEY is set and the database "
-                "holds no unrevoked admin key. Either set ADMIN_API_KEY (at least 32 random characters, e.g. "
-                "python -c 'import secrets; print(secrets.token_urlsafe(32))'), or create one in the "
-                "service's MongoDB with: MONGO_URL=mongodb://... python -m ticketsvc keys create --admin "
-                "--name ops (with the embedded engine, MONGO_URL=mongomock://, only ADMIN_API_KEY works: its "
-                "data lives inside the service's process). For a local demo only: AUTH_MODE=off.")
+                "AUTH_MODE=keys but there is no admin API key (no ADMIN_API_KEY, none stored): set ADMIN_API_KEY "
+                "to at least 32 random characters (python3 -c 'import secrets; print(secrets.token_urlsafe(32))'), "
+                "or on a real MongoDB run MONGO_URL=mongodb://... ticketsvc keys create --admin --name ops; "
+                "for a local demo only, AUTH_MODE=off")
 
     def authenticate(self, authorization: str | None) -> Principal:
         """The principal behind an ``Authorization: Bearer <key>`` header value.

@@ -50,8 +50,10 @@ class Database:
         if settings.embedded:
             from .embedded import open_embedded
 
-            self._client, self.db = open_embedded(settings.mongo_db, list(INDEXES))
+            self._client, self.db, self.snapshot = open_embedded(
+                settings.mongo_db, list(INDEXES), settings.embedded_data_file)
         else:
+            self.snapshot = None
             self._client = pymongo.MongoClient(
                 settings.mongo_url,
                 tz_aware=True,
@@ -126,7 +128,11 @@ class Database:
     def prepare(self) -> dict[str, list[str]]:
         """Start-up: the embedded engine migrates in-process; on a real server a worker only
         checks that the indexes exist, logs any missing by name, and never builds one (that
-        is ``python -m ticketsvc db migrate``'s job). Returns the missing ones by collection."""
+        is ``python -m ticketsvc db migrate``'s job). Returns the missing ones by collection.
+        On the embedded engine with ``EMBEDDED_DATA_FILE``, the snapshot is loaded first
+        (``SnapshotError``, a ``ConfigError``, when the file cannot be used)."""
+        if self.snapshot is not None:
+            self.snapshot.load()
         if self.migrates_at_start:
             migrate(self)
             log.info("indexes migrated in-process engine=%s", self.engine)
@@ -146,7 +152,19 @@ class Database:
         self.db.command("ping")
         return (time.perf_counter() - started) * 1000.0
 
+    def save_snapshot(self) -> None:
+        """Write the embedded engine's snapshot now (no-op without one); a failure is
+        logged, never raised: the service keeps serving, the previous file stays whole."""
+        if self.snapshot is None or self._closed:
+            return
+        try:
+            self.snapshot.save()
+        except Exception:
+            log.exception("embedded snapshot failed path=%s", self.snapshot.path)
+
     def close(self) -> None:
+        """Release the client; the embedded engine writes its snapshot first."""
         if not self._closed:
+            self.save_snapshot()
             self._closed = True
             self._client.close()

@@ -8,13 +8,20 @@ from typing import Any
 
 from .indexed import install_indexed_collections
 from .locked import LockedDatabase
+from .snapshot import EmbeddedSnapshot, SnapshotError
+
+__all__ = ["EmbeddedSnapshot", "LockedDatabase", "SnapshotError", "open_embedded"]
 
 
-def open_embedded(database_name: str, collections: list[str]) -> tuple[Any, LockedDatabase]:
+def open_embedded(database_name: str, collections: list[str],
+                  data_file: str | None = None) -> tuple[Any, LockedDatabase, EmbeddedSnapshot | None]:
     """A new in-process client and its database, with indexed lookups for ``collections``
-    and every operation serialised behind one lock (per-document atomicity, as a server)."""
+    and every operation serialised behind one lock (per-document atomicity, as a server);
+    with ``data_file``, the snapshot that loads and saves it there (no I/O yet)."""
     import mongomock
 
     client = mongomock.MongoClient(tz_aware=True)
     install_indexed_collections(client[database_name], collections)
-    return client, LockedDatabase(client[database_name], threading.RLock())
+    lock = threading.RLock()
+    snapshot = EmbeddedSnapshot(data_file, client[database_name], lock) if data_file else None
+    return client, LockedDatabase(client[database_name], lock), snapshot
