@@ -6,18 +6,16 @@ small read, without running a pipeline.
 """
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
-
 from flask import current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import RAISE, Schema, ValidationError, fields, validates_schema
+from marshmallow import RAISE, Schema, fields, validates_schema
 from werkzeug.http import quote_etag
 
 from .context import get_runtime
 from ..analytics import StatsQuery
 from ..analytics.stats import AT_RISK_MAX_TICKET_IDS, SENTIMENTS, SOURCES, STATUSES, URGENCIES
-from .schemas import Timestamp, tenant_id_field
+from .schemas import CreatedBound, Timestamp, check_range, tenant_id_field
 
 blp = Blueprint("stats", __name__, url_prefix="/tenants", description="Tenant analytics")
 
@@ -27,35 +25,6 @@ CACHE_CONTROL = "private, no-cache"
 
 def _service():
     return get_runtime().stats
-
-
-class CreatedBound(fields.String):
-    """An ISO 8601 date or date-time, loaded as an aware UTC datetime at millisecond
-    precision (what BSON stores). A time without a zone is UTC. A date alone is that UTC
-    day's first millisecond, or with ``end_of_day`` its last, so that an inclusive
-    ``to_date=2026-03-01`` covers the whole day."""
-
-    default_error_messages = {"invalid": "Not a valid ISO 8601 date or date-time."}
-
-    def __init__(self, *, end_of_day: bool = False, **kwargs):
-        super().__init__(**kwargs)
-        self.end_of_day = end_of_day
-
-    def _deserialize(self, value, attr, data, **kwargs) -> datetime:
-        text = super()._deserialize(value, attr, data, **kwargs)
-        try:
-            try:
-                day = date.fromisoformat(text)
-            except ValueError:
-                moment = datetime.fromisoformat(text)
-            else:
-                moment = datetime.combine(day, time.max if self.end_of_day else time.min)
-            if moment.tzinfo is None:
-                moment = moment.replace(tzinfo=timezone.utc)
-            moment = moment.astimezone(timezone.utc)
-        except (ValueError, OverflowError):  # OverflowError: a zone pushing year 1 or 9999 out of range
-            raise self.make_error("invalid") from None
-        return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
 class StatsPathSchema(Schema):
@@ -74,8 +43,7 @@ class StatsQuerySchema(Schema):
 
     @validates_schema
     def from_not_after_to(self, data, **kwargs):
-        if "from_date" in data and "to_date" in data and data["from_date"] > data["to_date"]:
-            raise ValidationError("must not be later than to_date", field_name="from_date")
+        check_range(data, "from_date", "to_date")
 
 
 class HourCountSchema(Schema):

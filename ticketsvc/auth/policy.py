@@ -90,6 +90,7 @@ POLICY: Mapping[str, Rule] = MappingProxyType({
     "tickets.UrgentTickets": TENANT_IN_QUERY,
     "tickets.TicketDetail": TENANT_IN_QUERY,
     "tickets.TicketHistory": TENANT_IN_QUERY,
+    "tickets.TicketExport": TENANT_IN_QUERY,
     "notifications.Notifications": TENANT_IN_QUERY,
     "stats.TenantStatsView": TENANT_IN_PATH,
 

@@ -6,7 +6,9 @@ reusing a name with other keys is refused by the server.
 """
 from __future__ import annotations
 
-from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo import ASCENDING, DESCENDING, TEXT, IndexModel
+
+from .text import TEXT_LANGUAGE
 
 INDEXES: dict[str, list[IndexModel]] = {
     "tickets": [
@@ -27,7 +29,16 @@ INDEXES: dict[str, list[IndexModel]] = {
                     ("external_id", ASCENDING)], name="tenant_source_created"),
         IndexModel([("tenant_id", ASCENDING), ("requires_action", ASCENDING), ("created_at", DESCENDING),
                     ("external_id", ASCENDING)], name="tenant_action_created"),
-        IndexModel([("tenant_id", ASCENDING), ("customer_id", ASCENDING)], name="tenant_customer"),
+        # A customer's tickets, newest first (and the stats' at-risk customers, by prefix).
+        # Replaces "tenant_customer" (tenant_id, customer_id), which this one serves too.
+        IndexModel([("tenant_id", ASCENDING), ("customer_id", ASCENDING), ("created_at", DESCENDING),
+                    ("external_id", ASCENDING)], name="tenant_customer_created"),
+        # q: words of subject and message (storage/text.py). No language: no stemming, no stop
+        # words, the same words in every language; tenant_id first, so a search reads only
+        # the tenant's entries. The documents' own "language" field, if one ever came from
+        # upstream, must not pick the language (an unknown one would fail the write).
+        IndexModel([("tenant_id", ASCENDING), ("subject", TEXT), ("message", TEXT)], name="tenant_text",
+                   default_language=TEXT_LANGUAGE, language_override="text_search_language"),
     ],
     "ticket_history": [
         # _id breaks recorded_at ties (one sync's entries share it) for a stable page order.
