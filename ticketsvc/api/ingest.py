@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import RAISE, Schema, fields, validate
 
 from .context import get_runtime
 from .schemas import FullMatch, PageSchema, TenantPageQuerySchema, TenantQuerySchema, Timestamp
@@ -113,7 +113,7 @@ class RunQuerySchema(TenantQuerySchema):
 
 @blp.route("/run")
 class Run(MethodView):
-    @blp.arguments(RunQuerySchema, location="query")
+    @blp.arguments(RunQuerySchema, location="query", unknown=RAISE)
     @blp.response(202, StartedSchema)
     @blp.alt_response(409, schema=ConflictSchema, description="A job holds the tenant's lock")
     @blp.alt_response(503, description="This worker's ingestion pool is full")
@@ -125,7 +125,7 @@ class Run(MethodView):
 
 @blp.route("/status")
 class Status(MethodView):
-    @blp.arguments(TenantQuerySchema, location="query")
+    @blp.arguments(TenantQuerySchema, location="query", unknown=RAISE)
     @blp.response(200, StatusSchema)
     def get(self, args):
         """Is a job running for the tenant? The running job, or the last one."""
@@ -160,7 +160,7 @@ class LogsQuerySchema(TenantPageQuerySchema):
 
 @blp.route("/logs")
 class Logs(MethodView):
-    @blp.arguments(LogsQuerySchema, location="query")
+    @blp.arguments(LogsQuerySchema, location="query", unknown=RAISE)
     @blp.response(200, LogsSchema)
     def get(self, args):
         """The tenant's ingestion runs (audit records), newest first."""
