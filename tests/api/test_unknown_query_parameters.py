@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from support import assert_json_error
+from support import assert_json_error, register_tenants
 
 
 def _operations(client):
@@ -38,5 +38,6 @@ def test_a_run_with_an_unknown_parameter_starts_nothing(client, runtime):
     assert runtime.db.ingestion_logs.count_documents({}) == 0
 
 
-def test_the_dashboard_page_is_not_an_api_operation_and_keeps_its_query_string(client):
+def test_the_dashboard_page_is_not_an_api_operation_and_keeps_its_query_string(client, database):
+    register_tenants(database, "acme")
     assert client.get("/dashboard/acme?view=tickets").status_code == 200

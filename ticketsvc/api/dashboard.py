@@ -19,6 +19,8 @@ from flask import Blueprint, make_response, render_template
 from marshmallow import Schema, ValidationError
 
 from ..errors import InvalidInput
+from ..tenants import TenantDirectory
+from .context import get_runtime
 from .errors import INVALID_INPUT_MESSAGE
 from .schemas import tenant_id_field
 
@@ -36,12 +38,17 @@ class DashboardPathSchema(Schema):
 
 @bp.get("/dashboard/<tenant_id>")
 def page(tenant_id: str):
-    """The dashboard shell for ``tenant_id``; 422 (JSON, naming the field) for an invalid id."""
+    """The dashboard shell for ``tenant_id``; 422 (JSON, naming the field) for an invalid id,
+    404 (a page that says so) for a tenant never ingested."""
     try:
         args = DashboardPathSchema().load({"tenant_id": tenant_id})
     except ValidationError as exc:
         raise InvalidInput(INVALID_INPUT_MESSAGE, fields=exc.messages) from None
-    response = make_response(render_template("dashboard.html", tenant_id=args["tenant_id"], refresh_s=REFRESH_S))
+    runtime = get_runtime()
+    if TenantDirectory(runtime.db, runtime.settings).exists(args["tenant_id"]):
+        response = make_response(render_template("dashboard.html", tenant_id=args["tenant_id"], refresh_s=REFRESH_S))
+    else:
+        response = make_response(render_template("unknown_tenant.html", tenant_id=args["tenant_id"]), 404)
     response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["X-Content-Type-Options"] = "nosniff"

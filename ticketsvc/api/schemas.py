@@ -95,3 +95,13 @@ def check_range(data: dict, low: str, high: str) -> None:
     """Refuse a range whose ``low`` bound is after its ``high`` one (both inclusive)."""
     if low in data and high in data and data[low] > data[high]:
         raise ValidationError(f"must not be later than {high}", field_name=low)
+
+
+class JsonBoolean(fields.Boolean):
+    """Only JSON ``true``/``false``: a "yes" or a 1 is more likely a mistake than a wish
+    (for an admin key, or to switch a tenant's sync)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value

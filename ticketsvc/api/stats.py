@@ -14,6 +14,7 @@ from werkzeug.http import quote_etag
 
 from .context import get_runtime
 from ..analytics import StatsQuery
+from ..tenants import TenantDirectory
 from ..analytics.stats import AT_RISK_MAX_TICKET_IDS, SENTIMENTS, SOURCES, STATUSES, URGENCIES
 from .schemas import CreatedBound, Timestamp, check_range, tenant_id_field
 
@@ -109,8 +110,12 @@ class TenantStatsView(MethodView):
     @blp.arguments(StatsQuerySchema, location="query", unknown=RAISE)
     @blp.response(200, TenantStatsSchema, headers=_HEADERS)
     @blp.alt_response(304, description="Unchanged since the ETag in If-None-Match", headers=_HEADERS)
+    @blp.alt_response(404, description="No ingestion run has ever started for this tenant")
     def get(self, args, tenant_id):
         """A tenant's ticket analytics, over an optional created_at range (inclusive)."""
+        runtime = get_runtime()
+        # An unknown tenant (a typo) is a 404, not a page of zeros that looks healthy.
+        TenantDirectory(runtime.db, runtime.settings).require(tenant_id)
         stats = _service()
         snapshot = stats.snapshot(StatsQuery(tenant_id, args.get("from_date"), args.get("to_date")))
         headers = {"ETag": quote_etag(snapshot.etag, weak=True), "Cache-Control": CACHE_CONTROL}

@@ -370,9 +370,9 @@ class IngestionService:
             return []
         started = []
         now = self.clock.now()
-        for tenant in self.db.tenants.find({"next_sync_at": {"$lte": now}}, {"_id": 1}):
+        for tenant in self.db.tenants.find({"next_sync_at": {"$lte": now}, "sync_enabled": {"$ne": False}}, {"_id": 1}):
             claimed = self.db.tenants.find_one_and_update(
-                {"_id": tenant["_id"], "next_sync_at": {"$lte": now}},
+                {"_id": tenant["_id"], "next_sync_at": {"$lte": now}, "sync_enabled": {"$ne": False}},
                 {"$set": {"next_sync_at": now + timedelta(seconds=interval)}})
             if claimed is None:
                 continue

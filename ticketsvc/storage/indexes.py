@@ -48,6 +48,9 @@ INDEXES: dict[str, list[IndexModel]] = {
     "ingestion_logs": [
         IndexModel([("job_id", ASCENDING)], unique=True, name="job_id"),
         IndexModel([("tenant_id", ASCENDING), ("started_at", DESCENDING)], name="tenant_started"),
+        # A tenant's last complete run (GET /tenants), past any failed ones since.
+        IndexModel([("tenant_id", ASCENDING), ("status", ASCENDING), ("started_at", DESCENDING)],
+                   name="tenant_status_started"),
         IndexModel([("status", ASCENDING), ("heartbeat_at", ASCENDING)], name="status_heartbeat"),
     ],
     "notifications": [

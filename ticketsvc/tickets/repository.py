@@ -145,6 +145,10 @@ class TicketRepository:
                 raise InvalidInput(f"unknown {name} {value!r}: one of {', '.join(documented)}, "
                                    f"or a value this tenant's tickets hold", field=name)
 
+    def count_live(self) -> int:
+        """How many live tickets this tenant has (a count on the index)."""
+        return self.db.tickets.count_documents(self.live())
+
     def list_urgent(self, page: PageRequest | None = None) -> Page:
         """Live high-urgency tickets, newest first."""
         return self.list_live(TicketFilters(urgency="high"), page)
