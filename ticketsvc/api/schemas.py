@@ -91,6 +91,20 @@ class CreatedBound(fields.String):
         return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
+def created_bounds() -> tuple[CreatedBound, CreatedBound]:
+    """The inclusive ``created_at`` bounds of a range filter: (from, to) fields."""
+    return (
+        CreatedBound(metadata={
+            "description": "Only tickets created at or after this instant. ISO 8601 date or date-time; "
+                           "no zone means UTC; a date alone means the start of that UTC day.",
+            "example": "2026-03-01"}),
+        CreatedBound(end_of_day=True, metadata={
+            "description": "Only tickets created at or before this instant. ISO 8601 date or date-time; "
+                           "no zone means UTC; a date alone means the end of that UTC day.",
+            "example": "2026-03-31T23:59:59Z"}),
+    )
+
+
 def check_range(data: dict, low: str, high: str) -> None:
     """Refuse a range whose ``low`` bound is after its ``high`` one (both inclusive)."""
     if low in data and high in data and data[low] > data[high]:

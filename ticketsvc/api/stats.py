@@ -16,7 +16,7 @@ from .context import get_runtime
 from ..analytics import StatsQuery
 from ..tenants import TenantDirectory
 from ..analytics.stats import AT_RISK_MAX_TICKET_IDS, SENTIMENTS, SOURCES, STATUSES, URGENCIES
-from .schemas import CreatedBound, Timestamp, check_range, tenant_id_field
+from .schemas import Timestamp, check_range, created_bounds, tenant_id_field
 
 blp = Blueprint("stats", __name__, url_prefix="/tenants", description="Tenant analytics")
 
@@ -33,14 +33,7 @@ class StatsPathSchema(Schema):
 
 
 class StatsQuerySchema(Schema):
-    from_date = CreatedBound(metadata={
-        "description": "Only tickets created at or after this instant. ISO 8601 date or date-time; "
-                       "no zone means UTC; a date alone means the start of that UTC day.",
-        "example": "2026-03-01"})
-    to_date = CreatedBound(end_of_day=True, metadata={
-        "description": "Only tickets created at or before this instant. ISO 8601 date or date-time; "
-                       "no zone means UTC; a date alone means the end of that UTC day.",
-        "example": "2026-03-31T23:59:59Z"})
+    from_date, to_date = created_bounds()
 
     @validates_schema
     def from_not_after_to(self, data, **kwargs):

@@ -23,8 +23,8 @@ from ..errors import NotFound
 from ..domain import Page, Sentiment, TicketSource, TicketStatus, Urgency
 from ..tickets.queries import MAX_SEARCH_WORDS, TicketFilters
 from ..tickets.repository import TicketRepository
-from .schemas import (CreatedBound, FullMatch, PageQuerySchema, PageSchema, TenantPageQuerySchema, TenantQuerySchema,
-                      Timestamp, check_range, page_request)
+from .schemas import (FullMatch, PageQuerySchema, PageSchema, TenantPageQuerySchema, TenantQuerySchema,
+                      Timestamp, check_range, created_bounds, page_request)
 
 blp = Blueprint("tickets", __name__, url_prefix="/tickets", description="A tenant's tickets (read-only)")
 
@@ -123,14 +123,7 @@ class TicketFilterQuerySchema(TenantQuerySchema):
         "description": "Only this customer's tickets"})
     open = fields.Boolean(truthy={"true", "1"}, falsy={"false", "0"}, metadata={
         "description": "true: the backlog (status neither resolved nor closed); false: the rest"})
-    created_from = CreatedBound(metadata={
-        "description": "Only tickets created at or after this instant. ISO 8601 date or date-time; "
-                       "no zone means UTC; a date alone means the start of that UTC day.",
-        "example": "2026-03-01"})
-    created_to = CreatedBound(end_of_day=True, metadata={
-        "description": "Only tickets created at or before this instant. ISO 8601 date or date-time; "
-                       "no zone means UTC; a date alone means the end of that UTC day.",
-        "example": "2026-03-31T23:59:59Z"})
+    created_from, created_to = created_bounds()
     q = fields.String(validate=[validate.Length(min=1, max=200), _search_words], metadata={
         "description": f"Words that must all appear in the subject or the message (1 to {MAX_SEARCH_WORDS}). "
                        "A word is a run of letters, digits and _; case and accents do not count; no "
