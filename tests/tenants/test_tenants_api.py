@@ -82,12 +82,20 @@ def test_an_unknown_tenant_is_404_saying_so(client, tenants, request_):
     assert "unknown tenant tenant_x" in body["message"]
 
 
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8"
+
+
 def test_an_unknown_tenants_dashboard_is_a_404_page_that_says_so(client, tenants):
-    response = client.get("/dashboard/tenant_x")
+    response = client.get("/dashboard/tenant_x", headers={"Accept": BROWSER_ACCEPT})
     assert response.status_code == 404 and response.mimetype == "text/html"
     assert "No tenant named" in response.get_data(as_text=True) and "tenant_x" in response.get_data(as_text=True)
     assert "Content-Security-Policy" in response.headers
-    assert client.get("/dashboard/acme").status_code == 200
+    assert client.get("/dashboard/acme", headers={"Accept": BROWSER_ACCEPT}).status_code == 200
+
+
+def test_an_unknown_tenants_dashboard_is_a_json_404_for_a_client_that_does_not_ask_for_html(client, tenants):
+    body = assert_json_error(client.get("/dashboard/tenant_x"), 404)
+    assert "unknown tenant tenant_x" in body["message"]
 
 
 # -- PATCH sync_enabled ---------------------------------------------------------------------
