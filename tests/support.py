@@ -127,6 +127,8 @@ class EngineDouble:
 
     def __getattr__(self, name):
         return getattr(self._engine, name)
+
+
 def follow_job_over_http(base_url: str, job_id: str, timeout: float = 120.0) -> dict:
     """Poll ``GET /ingest/progress/{job_id}`` of a live service until the job leaves
     ``running``; returns its final progress record."""
@@ -139,3 +141,8 @@ def follow_job_over_http(base_url: str, job_id: str, timeout: float = 120.0) -> 
         assert time.monotonic() < deadline, f"job {job_id} still running after {timeout}s"
         time.sleep(0.1)
     return job
+def register_tenants(database, *tenant_ids: str) -> None:
+    """Make tenants known, as the first ingestion run for each does (a ``tenants`` record):
+    tests that insert tickets directly do this so that the tenant is not a 404."""
+    for tenant_id in dict.fromkeys(tenant_ids):
+        database.tenants.update_one({"_id": tenant_id}, {"$setOnInsert": {"data_version": 0}}, upsert=True)

@@ -13,6 +13,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from .api.context import attach_runtime, get_runtime
 from .api.errors import register_error_handlers
+from .api.query_guard import install_query_guard
 from .auth.docs import AccessDocsPlugin
 from .auth.guard import install_access_guard
 from .clock import Clock
@@ -62,6 +63,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     register_error_handlers(app)
     _register_request_hooks(app)
     install_access_guard(app)  # after the request id is assigned, before any view
+    install_query_guard(app)  # after the access guard: 401/403 come before 422
 
     from .api import register_blueprints, register_pages
 

@@ -64,6 +64,19 @@ class TicketStatus(_Vocabulary):
     CLOSED = "closed"
 
 
+# A ticket in one of these states needs nothing more: everything else is the backlog.
+DONE_STATUSES = (TicketStatus.RESOLVED.value, TicketStatus.CLOSED.value)
+
+
+class TicketSource(_Vocabulary):
+    """The channels the upstream documents (stats zero-fill these)."""
+
+    EMAIL = "email"
+    CHAT = "chat"
+    WEB = "web"
+    PHONE = "phone"
+
+
 class OutboxStatus(_Vocabulary):
     """Where an alert is in the outbox."""
 
@@ -109,6 +122,11 @@ class Page:
     @property
     def page(self) -> int:
         return self.request.page
+
+    @property
+    def has_next(self) -> bool:
+        """True when rows match beyond this page."""
+        return self.request.page * self.request.page_size < self.total
 
     @property
     def page_size(self) -> int:

@@ -6,6 +6,7 @@ import pytest
 from conftest import base_settings
 
 from analytics.stats_data import NOW
+from support import register_tenants
 from ticketsvc.clock import FakeClock
 
 
@@ -34,4 +35,5 @@ def stats_client(stats_app):
 def seed_tickets(database):
     def insert(*docs: dict) -> None:
         database.tickets.insert_many([dict(d) for d in docs])
+        register_tenants(database, *(d["tenant_id"] for d in docs))
     return insert

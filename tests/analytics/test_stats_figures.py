@@ -4,6 +4,8 @@ from datetime import timedelta
 
 import pytest
 
+from support import assert_json_error, register_tenants
+
 from analytics.stats_data import NOW, acme_tickets, at, ticket_doc
 
 STATS_KEYS = [
@@ -103,7 +105,13 @@ def test_another_tenant_sees_only_its_own_tickets(stats_client, reference):
     assert body["hourly_trend"][-1] == {"hour": "2026-03-10T14:00:00Z", "count": 5}
 
 
-def test_unknown_tenant_answers_zeros_not_404(stats_client, reference):
+def test_unknown_tenant_is_404_not_a_page_of_zeros(stats_client, reference):
+    body = assert_json_error(stats_client.get("/tenants/nobody/stats"), 404)
+    assert "unknown tenant nobody" in body["message"]
+
+
+def test_a_known_tenant_without_tickets_answers_zeros(stats_client, reference, database):
+    register_tenants(database, "nobody")
     body = _stats(stats_client, tenant="nobody")
     assert body == {
         "tenant_id": "nobody",

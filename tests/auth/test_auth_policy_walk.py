@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 from auth.auth_data import TENANT_A, TENANT_B, bearer
-from ticketsvc.auth.policy import ADMIN_ONLY, ANY_KEY, JOB, OPEN, POLICY, TENANT, rule_for
+from ticketsvc.auth.policy import ADMIN_ONLY, ANY_KEY, JOB, OPEN, OWN_TENANT, POLICY, TENANT, rule_for
 
 HTTP_METHODS = {"get", "post", "put", "patch", "delete"}
 # What "let through" looks like: the view ran (a documented conflict counts: e.g. cancelling
@@ -90,7 +90,8 @@ def _samples(seeded) -> dict[str, dict[str, str]]:
         "path": {"tenant_id": TENANT_A, "job_id": seeded.jobs[TENANT_A], "ticket_id": seeded.tickets[TENANT_A],
                  "name": "notify", "key_id": seeded.spare_key_id},
         "query": {"tenant_id": TENANT_A},
-        "body": {"tenant_id": TENANT_A, "name": "walk", "subject": "Refund please", "message": "I was charged twice"},
+        "body": {"tenant_id": TENANT_A, "name": "walk", "subject": "Refund please", "message": "I was charged twice",
+                 "sync_enabled": True},
     }
 
 
@@ -133,7 +134,7 @@ def _expected(rule, caller: str) -> str:
         return "pass"
     if caller in ("no key", "unknown key"):
         return "401"
-    if caller in ("stored admin key", "ADMIN_API_KEY") or rule.kind == ANY_KEY:
+    if caller in ("stored admin key", "ADMIN_API_KEY") or rule.kind in (ANY_KEY, OWN_TENANT):
         return "pass"
     if rule.kind == ADMIN_ONLY:
         return "403"
@@ -178,7 +179,8 @@ def test_every_operation_answers_every_kind_of_caller_as_its_rule_says(keys_app,
     for expected in ("POST /ingest/run", "DELETE /ingest/{job_id}", "GET /ingest/progress/{job_id}",
                      "GET /tickets/{ticket_id}", "GET /tenants/{tenant_id}/stats", "GET /notifications",
                      "POST /circuit/{name}/reset", "POST /admin/api-keys", "DELETE /admin/api-keys/{key_id}",
-                     "GET /health"):
+                     "GET /health", "GET /tenants", "GET /tenants/{tenant_id}", "PATCH /tenants/{tenant_id}",
+                     "GET /tickets/export"):
         assert expected in walked, expected
 
 

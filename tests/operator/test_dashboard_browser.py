@@ -203,6 +203,7 @@ def test_dashboard_in_chromium_shows_exactly_the_apis_figures(gunicorn_service, 
 def test_dashboard_in_chromium_shows_nothing_to_another_tenants_key_and_asks_without_one(
         gunicorn_service, tmp_path):
     service = gunicorn_service(AUTH_MODE="keys", ADMIN_API_KEY=ADMIN_KEY)
+    _ingest(service, ADMIN_KEY)  # a known tenant: an unknown one's page is a 404 that says so
     other_key = _tenant_key(service, "tenant_b")
 
     page = _dump_dom(tmp_path, f"{service.url}/dashboard/{TENANT}#key={other_key}")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from support import assert_json_error, ingest
+from support import assert_json_error, ingest, register_tenants
 from ticketsvc.api.context import get_runtime
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,7 +21,8 @@ def _bearer(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
-def test_dashboard_is_an_html_page_that_runs_only_the_services_own_script(client):
+def test_dashboard_is_an_html_page_that_runs_only_the_services_own_script(client, database):
+    register_tenants(database, "tenant_a")  # an unknown tenant's page is a 404 (test_tenants_api.py)
     response = client.get("/dashboard/tenant_a")
     assert response.status_code == 200 and response.mimetype == "text/html"
     html = response.get_data(as_text=True)
@@ -46,9 +47,10 @@ def test_nothing_the_page_needs_comes_from_outside_the_service():
 
 def test_the_page_holds_no_tenant_data(runtime, client):
     ingest(runtime, "tenant_a")
+    register_tenants(runtime.db, "tenant_zz")
     own = client.get("/dashboard/tenant_a").get_data(as_text=True)
     empty = client.get("/dashboard/tenant_zz").get_data(as_text=True)
-    # The same page for a tenant with data and one without, but for the name.
+    # The same page for a tenant with data and one (known) without, but for the name.
     assert own.replace("tenant_a", "T") == empty.replace("tenant_zz", "T")
     some_ticket = runtime.db.tickets.find_one({"tenant_id": "tenant_a"})
     assert some_ticket["external_id"] not in own and some_ticket["customer_id"] not in own

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 import pytest
 from pymongo.errors import ExecutionTimeout
 
-from support import EngineDouble, assert_json_error, stored_ticket
+from support import EngineDouble, assert_json_error, stored_ticket, register_tenants
 from ticketsvc.errors import Unavailable
 from ticketsvc.notifications.outbox import Alert
 from ticketsvc.storage.bounded import read_limit
@@ -66,6 +66,7 @@ def seeded(server, database, app):
                                         "job_id": "job-seed", "recorded_at": T0})
     database.ingestion_logs.insert_one({"job_id": "job-1", "tenant_id": "tenant_a", "status": "completed",
                                         "started_at": T0, "ended_at": T0})
+    register_tenants(database, "tenant_a")
     runtime = get_runtime(app)
     runtime.outbox.enqueue([Alert("tenant_a", "tkt-1", "high", "r", "tenant_a:tkt-1:high:v1")], T0)
     server.seen.clear()

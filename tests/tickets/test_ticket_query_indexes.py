@@ -23,6 +23,12 @@ FILTERS = [
     TicketFilters(source="chat"),
     TicketFilters(requires_action=True),
     TicketFilters(status="open", urgency="high", sentiment="negative", source="chat", requires_action=False),
+    TicketFilters(customer_id="cust-1"),
+    TicketFilters(open=True),
+    TicketFilters(created_from=T0, created_to=T0),
+    TicketFilters(q="broke"),
+    TicketFilters(q="broke", customer_id="cust-1", open=True),
+    TicketFilters(source="fax"),  # undocumented: one lookup in the tenant's data first
 ]
 
 
@@ -41,6 +47,10 @@ class _RecordingCursor:
 
     def limit(self, n):
         self._cursor = self._cursor.limit(n)
+        return self
+
+    def batch_size(self, n):
+        self._cursor = self._cursor.batch_size(n)
         return self
 
     def __iter__(self):
@@ -80,13 +90,16 @@ class _RecordingDatabase:
 @pytest.fixture
 def read_queries(database, seed):
     """Every query the read methods issue (with data present, so none is short-circuited)."""
+    database.prepare()  # a text search needs its index, on either engine
     seed.ticket("acme", "tkt-1", urgency="high", status="open", sentiment="negative", source="chat")
+    seed.ticket("acme", "tkt-3", source="fax")
     seed.ticket("acme", "tkt-2", deleted_at=T0)
     seed.history("acme", "tkt-1", "created", T0)
     recorder = _RecordingDatabase(database)
     repo = TicketRepository(recorder, "acme")
     for filters in FILTERS:
         repo.list_live(filters, PageRequest(page=1, page_size=20))
+        list(repo.iter_live(filters))
     repo.list_urgent()
     repo.get_live("tkt-1")
     repo.history("tkt-1")
@@ -98,10 +111,17 @@ def _equality_fields(criteria):
     return {k for k, v in criteria.items() if not isinstance(v, dict)}
 
 
+TEXT_INDEX = "tenant_text"
+
+
 def _serving_index(query):
     """The name of an index that starts with tenant_id, continues with equality fields of
     the filter (at least one beyond tenant_id when there are any) and then, if the query
-    sorts, with exactly the sort keys; None if no index does."""
+    sorts, with exactly the sort keys; None if no index does. A text search is served by
+    the tenant-led text index (MongoDB then sorts the matches: a search is narrow)."""
+    if "$text" in query["filter"]:
+        model = next(m for m in INDEXES[query["collection"]] if m.document["name"] == TEXT_INDEX)
+        return TEXT_INDEX if list(model.document["key"])[0] == "tenant_id" else None
     equal = _equality_fields(query["filter"])
     for model in INDEXES[query["collection"]]:
         keys = list(model.document["key"].items())
@@ -128,6 +148,14 @@ def test_every_read_query_has_a_tenant_led_index_that_yields_its_order(read_quer
     assert unserved == []
 
 
+def test_a_customers_listing_has_an_index_on_the_customer_that_yields_its_order(read_queries):
+    customer = [q for q in read_queries if set(q["filter"]) == {"tenant_id", "customer_id", "deleted_at"}]
+    model = next(m for m in INDEXES["tickets"] if m.document["name"] == "tenant_customer_created")
+    keys = list(model.document["key"].items())
+    assert customer and all(keys == [("tenant_id", 1), ("customer_id", 1)] + (q["sort"] or keys[2:])
+                            for q in customer)
+
+
 def test_explain_plans_use_tenant_led_indexes_without_in_memory_sort(read_queries, database, settings):
     if settings.embedded:
         pytest.skip("explain plans need a real MongoDB: set TEST_MONGO_URL=mongodb://...")
@@ -137,4 +165,10 @@ def test_explain_plans_use_tenant_led_indexes_without_in_memory_sort(read_querie
         nodes = list(plan_stages(plan))
         scans = [n for n in nodes if n["stage"] == "IXSCAN"]
         assert scans and all(next(iter(n["keyPattern"])) == "tenant_id" for n in scans), (query, plan)
-        assert not any(n["stage"] in ("SORT", "COLLSCAN") for n in nodes), (query, plan)
+        assert not any(n["stage"] == "COLLSCAN" for n in nodes), (query, plan)
+        if "$text" in query["filter"]:
+            assert {n.get("indexName") for n in scans} == {TEXT_INDEX}, (query, plan)
+        else:
+            assert not any(n["stage"] == "SORT" for n in nodes), (query, plan)
+        if "customer_id" in query["filter"] and "$text" not in query["filter"]:
+            assert {n.get("indexName") for n in scans} == {"tenant_customer_created"}, (query, plan)

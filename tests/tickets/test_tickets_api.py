@@ -32,11 +32,11 @@ def test_ticket_is_shown_by_external_id_with_z_times_and_no_storage_internals(cl
     assert body["classification"] == {"reasons": ["urgency: outage"], "version": "v3"}
 
 
-def test_listing_answers_tickets_page_page_size_total(client, seed):
+def test_listing_answers_tickets_page_page_size_total_next(client, seed):
     seed.ticket("acme", "tkt-1")
     body = client.get("/tickets?tenant_id=acme").get_json()
-    assert set(body) == {"tickets", "page", "page_size", "total"}
-    assert (body["page"], body["page_size"], body["total"]) == (1, 20, 1)
+    assert set(body) == {"tickets", "page", "page_size", "total", "next"}
+    assert (body["page"], body["page_size"], body["total"], body["next"]) == (1, 20, 1, None)
     assert set(body["tickets"][0]) == TICKET_KEYS
 
 

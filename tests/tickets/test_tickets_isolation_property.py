@@ -4,9 +4,11 @@ tenant's matching live tickets, and the pages concatenate to the whole ordered l
 
 The data set is seeded once per test (not per example): three tenants sharing most
 external ids, with different attributes, some soft-deleted tickets, ties on created_at,
-and values (a status, a source) that exist in one tenant only.
+and values (a status, a source) that exist in one tenant only: asked of another tenant,
+such a value is a 422 (it is neither documented nor in that tenant's data).
 """
 import random
+import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -17,6 +19,8 @@ STATUSES = ("open", "pending", "resolved", "closed")
 SOURCES = ("email", "chat", "web", "phone")
 URGENCIES = ("high", "medium", "low")
 SENTIMENTS = ("negative", "neutral", "positive")
+CUSTOMERS = ("c-1", "c-2", "c-3", "c-4")
+WORDS = ("refund", "login", "outage", "invoice", "slow", "Crash", "export")
 T0 = datetime(2026, 3, 1, tzinfo=timezone.utc)
 # The fixtures build the app and data once per test function; examples only read, so
 # sharing them across examples is exactly what we want.
@@ -38,6 +42,8 @@ def dataset(seed):
             urgency=rand.choice(URGENCIES),
             sentiment=rand.choice(SENTIMENTS),
             requires_action=rand.random() < 0.4,
+            customer_id=rand.choice(CUSTOMERS),
+            message=" ".join(rand.sample(WORDS, 3)) + "!",
             **({"deleted_at": T0 + timedelta(days=1)} if rand.random() < 0.15 else {}),
         ) for n in range(rand.randint(24, 32))]
         # Stored in no particular order, so the natural order cannot stand in for the sort.
@@ -52,9 +58,25 @@ def dataset(seed):
     return data
 
 
+def _words(doc):
+    return set(re.findall(r"[a-z0-9_]+", (doc["subject"] + " " + doc["message"]).lower()))
+
+
+def _matches(doc, name, value):
+    if name == "open":
+        return (doc["status"] not in ("resolved", "closed")) == value
+    if name == "created_from":
+        return doc["created_at"] >= datetime.fromisoformat(value)
+    if name == "created_to":
+        return doc["created_at"] <= datetime.fromisoformat(value)
+    if name == "q":
+        return set(value.lower().split()) <= _words(doc)
+    return doc[name] == value
+
+
 def _expected(docs, filters):
     """The tenant's live docs matching ``filters``, in the API's order, as external ids."""
-    hits = [d for d in docs if "deleted_at" not in d and all(d[k] == v for k, v in filters.items())]
+    hits = [d for d in docs if "deleted_at" not in d and all(_matches(d, k, v) for k, v in filters.items())]
     hits.sort(key=lambda d: d["external_id"])
     hits.sort(key=lambda d: d["created_at"], reverse=True)  # stable: ties stay by external id
     return [d["external_id"] for d in hits]
@@ -70,6 +92,11 @@ FILTER_VALUES = {
     "urgency": URGENCIES,
     "sentiment": SENTIMENTS,
     "requires_action": (True, False),
+    "customer_id": CUSTOMERS + ("c-none",),
+    "open": (True, False),
+    "created_from": tuple((T0 + timedelta(hours=h)).isoformat() for h in (0, 2, 5)),
+    "created_to": tuple((T0 + timedelta(hours=h)).isoformat() for h in (1, 4, 6)),
+    "q": ("refund", "crash LOGIN", "outage slow invoice", "nothing", "acme", "tkt 000003"),
 }
 # At most three filters at once: more would match nothing in a data set this small, and
 # most examples should still span several pages.
@@ -86,6 +113,16 @@ def test_every_filter_and_page_stays_inside_the_tenant(client, dataset, tenant, 
         params = {}
     else:
         path, params = "/tickets", {k: _query_value(v) for k, v in filters.items()}
+    live = [d for d in dataset.get(tenant, []) if "deleted_at" not in d]
+    undocumented = [k for k in ("status", "source") if k in filters and filters[k] not in FILTER_VALUES[k][:4]]
+    if filters.get("created_from", "") > filters.get("created_to", "9"):
+        response = client.get(path, query_string={"tenant_id": tenant, **params})
+        assert response.status_code == 422 and "created_from" in str(response.get_json()["errors"])
+        return
+    if any(all(d[k] != filters[k] for d in live) for k in undocumented):
+        response = client.get(path, query_string={"tenant_id": tenant, **params})
+        assert response.status_code == 422 and undocumented[0] in str(response.get_json()["errors"])
+        return
     expected = _expected(dataset.get(tenant, []), filters)
     by_id = {d["external_id"]: d for d in dataset.get(tenant, [])}
 
@@ -102,6 +139,10 @@ def test_every_filter_and_page_stays_inside_the_tenant(client, dataset, tenant, 
             assert ticket["tenant_id"] == tenant
             assert ticket["subject"] == by_id[ticket["id"]]["subject"]  # this tenant's copy
         assert len(body["tickets"]) <= page_size
+        if not urgent:
+            assert (body["next"] is None) == (page >= last_page)
+            if body["next"] is not None:
+                assert f"page={page + 1}" in body["next"] and f"tenant_id={tenant}" in body["next"]
         seen.extend(t["id"] for t in body["tickets"])
     assert seen == expected  # in order, nothing missing, nothing twice
 

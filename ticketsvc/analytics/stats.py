@@ -8,7 +8,7 @@ Three pipelines per answer, each starting with a ``$match`` built by
 the ``tenant_live_created_v2`` index, so MongoDB reads exactly the tenant's live tickets in
 range off the index. The range pipeline computes every figure in one ``$facet``; the
 trend pipeline counts the last 24 hours; the third lists the ticket ids of the (at most
-ten) at-risk customers, also served by ``tenant_customer``.
+ten) at-risk customers, also served by ``tenant_customer_created``.
 
 Operators used, each checked against MongoDB's manual and implemented by the embedded
 engine (mongomock) as well; keep to this list when changing the pipelines:

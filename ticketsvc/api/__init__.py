@@ -6,9 +6,9 @@ from flask_smorest import Api
 
 
 def register_blueprints(api: Api) -> None:
-    from . import api_keys, classify, health, ingest, metrics, notifications, stats, tickets
+    from . import api_keys, classify, health, ingest, metrics, notifications, stats, tenants, tickets
 
-    for module in (health, ingest, tickets, classify, notifications, stats, api_keys, metrics):
+    for module in (health, ingest, tickets, classify, notifications, tenants, stats, api_keys, metrics):
         api.register_blueprint(module.blp)
 
 

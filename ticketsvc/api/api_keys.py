@@ -8,7 +8,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 from .context import get_runtime
 from ..auth.guard import current_principal
 from ..auth.keys import KEY_ID_PATTERN, NAME_MAX_CHARS
-from .schemas import TENANT_ID, FullMatch, PageQuerySchema, PageSchema, Timestamp, page_request
+from .schemas import TENANT_ID, FullMatch, JsonBoolean, PageQuerySchema, PageSchema, Timestamp, page_request
 
 blp = Blueprint("api_keys", __name__, url_prefix="/admin/api-keys",
                 description="API keys: tenant keys reach one tenant, admin keys everything")
@@ -26,16 +26,6 @@ def _actor() -> str:
 def _printable(value: str) -> None:
     if not value.strip() or not value.isprintable():
         raise ValidationError("must be printable and not blank")
-
-
-class JsonBoolean(fields.Boolean):
-    """Only JSON ``true``/``false``: a "yes" or a 1 is more likely a mistake than a wish
-    for an admin key."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        if not isinstance(value, bool):
-            raise self.make_error("invalid")
-        return value
 
 
 class CreateKeySchema(Schema):

@@ -15,10 +15,12 @@ keeps any script but the service's own from running on the page.
 """
 from __future__ import annotations
 
-from flask import Blueprint, make_response, render_template
+from flask import Blueprint, make_response, render_template, request
 from marshmallow import Schema, ValidationError
 
-from ..errors import InvalidInput
+from ..errors import InvalidInput, NotFound
+from ..tenants import TenantDirectory, unknown_tenant_message
+from .context import get_runtime
 from .errors import INVALID_INPUT_MESSAGE
 from .schemas import tenant_id_field
 
@@ -36,12 +38,19 @@ class DashboardPathSchema(Schema):
 
 @bp.get("/dashboard/<tenant_id>")
 def page(tenant_id: str):
-    """The dashboard shell for ``tenant_id``; 422 (JSON, naming the field) for an invalid id."""
+    """The dashboard shell for ``tenant_id``; 422 (JSON, naming the field) for an invalid id,
+    404 for a tenant never ingested: a page that says so for a browser, JSON for others."""
     try:
         args = DashboardPathSchema().load({"tenant_id": tenant_id})
     except ValidationError as exc:
         raise InvalidInput(INVALID_INPUT_MESSAGE, fields=exc.messages) from None
-    response = make_response(render_template("dashboard.html", tenant_id=args["tenant_id"], refresh_s=REFRESH_S))
+    runtime = get_runtime()
+    if TenantDirectory(runtime.db, runtime.settings).exists(args["tenant_id"]):
+        response = make_response(render_template("dashboard.html", tenant_id=args["tenant_id"], refresh_s=REFRESH_S))
+    elif request.accept_mimetypes.best == "text/html":  # a browser: a page that says so
+        response = make_response(render_template("unknown_tenant.html", tenant_id=args["tenant_id"]), 404)
+    else:  # anything else gets the JSON error every other 4xx is
+        raise NotFound(unknown_tenant_message(args["tenant_id"]))
     response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["X-Content-Type-Options"] = "nosniff"

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import RAISE, Schema, fields, validate
 
 from .context import get_runtime
 from ..ingestion.job import JobStatus, StopReason, Trigger, progress
@@ -107,7 +107,7 @@ class RunQuerySchema(TenantQuerySchema):
 
 @blp.route("/run")
 class Run(MethodView):
-    @blp.arguments(RunQuerySchema, location="query")
+    @blp.arguments(RunQuerySchema, location="query", unknown=RAISE)
     @blp.response(202, StartedSchema)
     @blp.alt_response(409, schema=ConflictSchema, description="A job holds the tenant's lock")
     @blp.alt_response(503, description="This worker's ingestion pool is full")
@@ -119,7 +119,7 @@ class Run(MethodView):
 
 @blp.route("/status")
 class Status(MethodView):
-    @blp.arguments(TenantQuerySchema, location="query")
+    @blp.arguments(TenantQuerySchema, location="query", unknown=RAISE)
     @blp.response(200, StatusSchema)
     def get(self, args):
         """Is a job running for the tenant? The running job, or the last one."""
@@ -150,7 +150,7 @@ class Cancel(MethodView):
 
 @blp.route("/logs")
 class Logs(MethodView):
-    @blp.arguments(TenantPageQuerySchema, location="query")
+    @blp.arguments(TenantPageQuerySchema, location="query", unknown=RAISE)
     @blp.response(200, LogsSchema)
     def get(self, args):
         """The tenant's ingestion runs (audit records), newest first."""

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import RAISE, Schema, fields, validate
 
 from .context import get_runtime
 from ..errors import NotFound
@@ -62,7 +62,7 @@ def _breaker(name: str):
 
 @blp.route("/notifications")
 class Notifications(MethodView):
-    @blp.arguments(NotificationsQuerySchema, location="query")
+    @blp.arguments(NotificationsQuerySchema, location="query", unknown=RAISE)
     @blp.response(200, NotificationsSchema)
     def get(self, args):
         """The tenant's alerts (the outbox), newest first, optionally by status."""

@@ -6,18 +6,17 @@ small read, without running a pipeline.
 """
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
-
 from flask import current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import RAISE, Schema, ValidationError, fields, validates_schema
+from marshmallow import RAISE, Schema, fields, validates_schema
 from werkzeug.http import quote_etag
 
 from .context import get_runtime
 from ..analytics import StatsQuery
+from ..tenants import TenantDirectory
 from ..analytics.stats import AT_RISK_MAX_TICKET_IDS, SENTIMENTS, SOURCES, STATUSES, URGENCIES
-from .schemas import Timestamp, tenant_id_field
+from .schemas import Timestamp, check_range, created_bounds, tenant_id_field
 
 blp = Blueprint("stats", __name__, url_prefix="/tenants", description="Tenant analytics")
 
@@ -29,53 +28,16 @@ def _service():
     return get_runtime().stats
 
 
-class CreatedBound(fields.String):
-    """An ISO 8601 date or date-time, loaded as an aware UTC datetime at millisecond
-    precision (what BSON stores). A time without a zone is UTC. A date alone is that UTC
-    day's first millisecond, or with ``end_of_day`` its last, so that an inclusive
-    ``to_date=2026-03-01`` covers the whole day."""
-
-    default_error_messages = {"invalid": "Not a valid ISO 8601 date or date-time."}
-
-    def __init__(self, *, end_of_day: bool = False, **kwargs):
-        super().__init__(**kwargs)
-        self.end_of_day = end_of_day
-
-    def _deserialize(self, value, attr, data, **kwargs) -> datetime:
-        text = super()._deserialize(value, attr, data, **kwargs)
-        try:
-            try:
-                day = date.fromisoformat(text)
-            except ValueError:
-                moment = datetime.fromisoformat(text)
-            else:
-                moment = datetime.combine(day, time.max if self.end_of_day else time.min)
-            if moment.tzinfo is None:
-                moment = moment.replace(tzinfo=timezone.utc)
-            moment = moment.astimezone(timezone.utc)
-        except (ValueError, OverflowError):  # OverflowError: a zone pushing year 1 or 9999 out of range
-            raise self.make_error("invalid") from None
-        return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
-
-
 class StatsPathSchema(Schema):
     tenant_id = tenant_id_field()
 
 
 class StatsQuerySchema(Schema):
-    from_date = CreatedBound(metadata={
-        "description": "Only tickets created at or after this instant. ISO 8601 date or date-time; "
-                       "no zone means UTC; a date alone means the start of that UTC day.",
-        "example": "2026-03-01"})
-    to_date = CreatedBound(end_of_day=True, metadata={
-        "description": "Only tickets created at or before this instant. ISO 8601 date or date-time; "
-                       "no zone means UTC; a date alone means the end of that UTC day.",
-        "example": "2026-03-31T23:59:59Z"})
+    from_date, to_date = created_bounds()
 
     @validates_schema
     def from_not_after_to(self, data, **kwargs):
-        if "from_date" in data and "to_date" in data and data["from_date"] > data["to_date"]:
-            raise ValidationError("must not be later than to_date", field_name="from_date")
+        check_range(data, "from_date", "to_date")
 
 
 class HourCountSchema(Schema):
@@ -141,8 +103,12 @@ class TenantStatsView(MethodView):
     @blp.arguments(StatsQuerySchema, location="query", unknown=RAISE)
     @blp.response(200, TenantStatsSchema, headers=_HEADERS)
     @blp.alt_response(304, description="Unchanged since the ETag in If-None-Match", headers=_HEADERS)
+    @blp.alt_response(404, description="No ingestion run has ever started for this tenant")
     def get(self, args, tenant_id):
         """A tenant's ticket analytics, over an optional created_at range (inclusive)."""
+        runtime = get_runtime()
+        # An unknown tenant (a typo) is a 404, not a page of zeros that looks healthy.
+        TenantDirectory(runtime.db, runtime.settings).require(tenant_id)
         stats = _service()
         snapshot = stats.snapshot(StatsQuery(tenant_id, args.get("from_date"), args.get("to_date")))
         headers = {"ETag": quote_etag(snapshot.etag, weak=True), "Cache-Control": CACHE_CONTROL}

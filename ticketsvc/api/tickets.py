@@ -1,4 +1,5 @@
-"""Ticket read endpoints: listings with filters, the urgent queue, one ticket, its history.
+"""Ticket read endpoints: listings with filters, the export, the urgent queue, one ticket,
+its history.
 
 Every request names its tenant and every read goes through a ``TicketRepository`` built
 for that tenant, so a response can only ever hold that tenant's tickets. Tickets are
@@ -6,16 +7,24 @@ addressed by their external id; the same id in two tenants is two different tick
 """
 from __future__ import annotations
 
+import csv
+import io
+import json
+from typing import Iterable, Iterator
+from urllib.parse import urlencode
+
+from flask import Response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import RAISE, Schema, fields, validate
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from .context import get_runtime
 from ..errors import NotFound
-from ..domain import Sentiment, Urgency
-from ..tickets.queries import TicketFilters
+from ..domain import Page, Sentiment, TicketSource, TicketStatus, Urgency
+from ..tickets.queries import MAX_SEARCH_WORDS, TicketFilters
 from ..tickets.repository import TicketRepository
-from .schemas import FullMatch, PageSchema, TenantPageQuerySchema, TenantQuerySchema, Timestamp, page_request
+from .schemas import (FullMatch, PageQuerySchema, PageSchema, TenantPageQuerySchema, TenantQuerySchema,
+                      Timestamp, check_range, created_bounds, page_request)
 
 blp = Blueprint("tickets", __name__, url_prefix="/tickets", description="A tenant's tickets (read-only)")
 
@@ -63,6 +72,12 @@ class TicketListSchema(PageSchema):
     tickets = fields.List(fields.Nested(TicketSchema), required=True)
 
 
+class TicketFilteredListSchema(TicketListSchema):
+    next = fields.String(required=True, allow_none=True, metadata={
+        "description": "The next page: this request's path and query with the page after this one "
+                       "(a URL relative to the service's root), or null on the last page"})
+
+
 class FieldChangeSchema(Schema):
     old = fields.Raw(allow_none=True)
     new = fields.Raw(allow_none=True)
@@ -83,14 +98,64 @@ class TicketHistorySchema(PageSchema):
 
 
 # -- request schemas ----------------------------------------------------------------------
-class TicketListQuerySchema(TenantPageQuerySchema):
-    status = fields.String(validate=SAFE_TOKEN)
+def _vocabulary(known: tuple[str, ...]) -> str:
+    return " | ".join(known) + " (the upstream's documented values), or another value this tenant's tickets hold"
+
+
+def _search_words(value: str) -> None:
+    try:
+        TicketFilters(q=value)
+    except ValueError:
+        raise ValidationError(f"must hold 1 to {MAX_SEARCH_WORDS} words (letters, digits, _)") from None
+
+
+class TicketFilterQuerySchema(TenantQuerySchema):
+    """The filters of a listing and of an export (``TicketFilters`` says what each means)."""
+
+    status = fields.String(validate=SAFE_TOKEN, metadata={"description": _vocabulary(TicketStatus.values())})
     urgency = fields.String(validate=validate.OneOf(Urgency.values()))
     sentiment = fields.String(validate=validate.OneOf(Sentiment.values()))
-    source = fields.String(validate=SAFE_TOKEN)
+    source = fields.String(validate=SAFE_TOKEN, metadata={"description": _vocabulary(TicketSource.values())})
     # Exactly these spellings: "yes", "on", "t" and friends are more likely typos than intent.
     requires_action = fields.Boolean(truthy={"true", "1"}, falsy={"false", "0"},
                                      metadata={"description": "true | false | 1 | 0"})
+    customer_id = fields.String(validate=validate.Length(min=1, max=128), metadata={
+        "description": "Only this customer's tickets"})
+    open = fields.Boolean(truthy={"true", "1"}, falsy={"false", "0"}, metadata={
+        "description": "true: the backlog (status neither resolved nor closed); false: the rest"})
+    created_from, created_to = created_bounds()
+    q = fields.String(validate=[validate.Length(min=1, max=200), _search_words], metadata={
+        "description": f"Words that must all appear in the subject or the message (1 to {MAX_SEARCH_WORDS}). "
+                       "A word is a run of letters, digits and _; case and accents do not count; no "
+                       "stemming (\"refund\" does not find \"refunds\"); other characters separate words."})
+
+    @validates_schema
+    def created_in_order(self, data, **kwargs):
+        check_range(data, "created_from", "created_to")
+
+
+class TicketListQuerySchema(TicketFilterQuerySchema, PageQuerySchema):
+    pass
+
+
+EXPORT_FORMATS = {"ndjson": "application/x-ndjson", "csv": "text/csv"}
+
+
+class TicketExportQuerySchema(TicketFilterQuerySchema):
+    format = fields.String(load_default="ndjson", validate=validate.OneOf(list(EXPORT_FORMATS)),
+                           metadata={"description": "ndjson (one ticket per line, as the listing shows it) | csv"})
+
+
+def _filters(args: dict) -> TicketFilters:
+    return TicketFilters(**{name: args.get(name) for name in TicketFilters.__dataclass_fields__})
+
+
+def _next_url(page: Page) -> str | None:
+    """This request's URL with the next page, or None on the last page."""
+    if not page.has_next:
+        return None
+    query = [(name, value) for name, value in request.args.items(multi=True) if name != "page"]
+    return f"{request.path}?{urlencode(query + [('page', str(page.page + 1))])}"
 
 
 class TicketPathSchema(Schema):
@@ -102,14 +167,32 @@ class TicketPathSchema(Schema):
 @blp.route("")
 class TicketList(MethodView):
     @blp.arguments(TicketListQuerySchema, location="query", unknown=RAISE)
-    @blp.response(200, TicketListSchema)
+    @blp.response(200, TicketFilteredListSchema)
     def get(self, args):
-        """The tenant's live tickets, newest first, filtered and paginated."""
-        filters = TicketFilters(status=args.get("status"), urgency=args.get("urgency"),
-                                sentiment=args.get("sentiment"), source=args.get("source"),
-                                requires_action=args.get("requires_action"))
-        page = _repository(args["tenant_id"]).list_live(filters, page_request(args))
-        return page.body("tickets")
+        """The tenant's live tickets, newest first (external id breaking ties), filtered and paginated."""
+        page = _repository(args["tenant_id"]).list_live(_filters(args), page_request(args))
+        return page.body("tickets", next=_next_url(page))
+
+
+@blp.route("/export")
+class TicketExport(MethodView):
+    @blp.arguments(TicketExportQuerySchema, location="query", unknown=RAISE)
+    @blp.doc(responses={"200": {
+        "description": "Every matching live ticket, in the listing's order, streamed",
+        "content": {mimetype: {"schema": {"type": "string"}} for mimetype in EXPORT_FORMATS.values()}}})
+    def get(self, args):
+        """Every live ticket matching the filters (the listing's), streamed as NDJSON or CSV.
+
+        Read from storage a batch at a time and written as it is read, so memory does not
+        grow with the number of tickets."""
+        tickets = _repository(args["tenant_id"]).iter_live(_filters(args))
+        export_format = args["format"]
+        lines = _ndjson(tickets) if export_format == "ndjson" else _csv(tickets)
+        # A plain generator: it needs no request context (the repository and the filters are
+        # built above), so the context is not held open while a slow client reads.
+        return Response(_in_chunks(lines), mimetype=EXPORT_FORMATS[export_format], headers={
+            "Content-Disposition": f'attachment; filename="tickets-{args["tenant_id"]}.{export_format}"',
+            "Cache-Control": "no-store"})
 
 
 @blp.route("/urgent")
@@ -149,3 +232,62 @@ class TicketHistory(MethodView):
         if page is None:
             raise NotFound("Ticket not found")
         return {"ticket_id": ticket_id, **page.body("history")}
+
+
+# -- export formats ------------------------------------------------------------------------
+CSV_COLUMNS = ("id", "tenant_id", "source", "customer_id", "subject", "message", "status", "created_at",
+               "updated_at", "urgency", "sentiment", "requires_action", "keywords", "classification_version",
+               "ingested_at", "synced_at")
+# A cell opening with one of these is a formula to a spreadsheet (CSV injection): the
+# customer wrote the subject and message, so such a cell is prefixed with a quote.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+# Bytes handed to the server at a time: one write per ticket would be 100,000 writes.
+EXPORT_CHUNK_CHARS = 64 * 1024
+
+
+def _in_chunks(lines: Iterable[str]) -> Iterator[str]:
+    """``lines`` joined into pieces of about ``EXPORT_CHUNK_CHARS`` (whole lines only)."""
+    pending: list[str] = []
+    size = 0
+    for line in lines:
+        pending.append(line)
+        size += len(line)
+        if size >= EXPORT_CHUNK_CHARS:
+            yield "".join(pending)
+            pending, size = [], 0
+    if pending:
+        yield "".join(pending)
+
+
+def _ndjson(tickets: Iterable[dict]) -> Iterator[str]:
+    schema = TicketSchema()
+    for ticket in tickets:
+        yield json.dumps(schema.dump(ticket), ensure_ascii=False) + "\n"
+
+
+def _csv_cell(value) -> str:
+    text = "" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def _csv(tickets: Iterable[dict]) -> Iterator[str]:
+    """RFC 4180 rows: a header, then one row per ticket; keywords joined with "; "."""
+    schema = TicketSchema()
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+
+    def row(values) -> str:
+        writer.writerow(values)
+        text = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        return text
+
+    yield row(CSV_COLUMNS)
+    for ticket in tickets:
+        shown = schema.dump(ticket)
+        shown["keywords"] = "; ".join(shown.get("keywords") or [])
+        shown["classification_version"] = (shown.get("classification") or {}).get("version")
+        yield row(_csv_cell(shown.get(column)) for column in CSV_COLUMNS)

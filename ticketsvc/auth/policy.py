@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Mapping
 
-OPEN, ANY_KEY, TENANT, ADMIN_ONLY = "open", "any_key", "tenant", "admin"
+OPEN, ANY_KEY, OWN_TENANT, TENANT, ADMIN_ONLY = "open", "any_key", "own_tenant", "tenant", "admin"
 # Where a tenant rule finds the tenant a request is about.
 QUERY, PATH, BODY, JOB = "query", "path", "body", "job"
 
@@ -26,7 +26,9 @@ QUERY, PATH, BODY, JOB = "query", "path", "body", "job"
 class Rule:
     """One endpoint's access rule.
 
-    ``open``: no key needed. ``any_key``: any valid key (tenant or admin). ``tenant``: a key
+    ``open``: no key needed. ``any_key``: any valid key (tenant or admin). ``own_tenant``: any
+    valid key, and the view narrows its answer to the key's tenant (admins see every
+    tenant): for listings that name no tenant. ``tenant``: a key
     of the tenant named at ``source``/``param`` (query string, path, JSON body, or the
     tenant of the ingestion job whose id is the path's ``param``), or an admin key.
     ``admin``: admin keys only.
@@ -42,6 +44,8 @@ class Rule:
             return "Open: no API key needed."
         if self.kind == ANY_KEY:
             return "Any valid API key (tenant or admin); it shows no tenant's data."
+        if self.kind == OWN_TENANT:
+            return "Any valid API key: a tenant key sees only its own tenant, an admin key every tenant."
         if self.kind == ADMIN_ONLY:
             return "Admin API key only."
         where = {
@@ -55,6 +59,7 @@ class Rule:
 
 PUBLIC = Rule(OPEN)
 AUTHENTICATED = Rule(ANY_KEY)
+OWN_TENANT_ONLY = Rule(OWN_TENANT)
 ADMIN = Rule(ADMIN_ONLY)
 TENANT_IN_QUERY = Rule(TENANT, QUERY, "tenant_id")
 TENANT_IN_PATH = Rule(TENANT, PATH, "tenant_id")
@@ -90,8 +95,12 @@ POLICY: Mapping[str, Rule] = MappingProxyType({
     "tickets.UrgentTickets": TENANT_IN_QUERY,
     "tickets.TicketDetail": TENANT_IN_QUERY,
     "tickets.TicketHistory": TENANT_IN_QUERY,
+    "tickets.TicketExport": TENANT_IN_QUERY,
     "notifications.Notifications": TENANT_IN_QUERY,
     "stats.TenantStatsView": TENANT_IN_PATH,
+    "tenants.Tenant": TENANT_IN_PATH,
+    # The directory of tenants: a tenant key's listing holds its own tenant only (api/tenants.py).
+    "tenants.Tenants": OWN_TENANT_ONLY,
 
     # No tenant's data, useful to every tenant: why are my alerts late (the shared notify
     # circuit), why was my ticket classified so (the classifier is a pure function).
@@ -104,6 +113,7 @@ POLICY: Mapping[str, Rule] = MappingProxyType({
     "metrics.Metrics": ADMIN,  # every tenant's figures; Prometheus sends a bearer token
     "api_keys.ApiKeys": ADMIN,
     "api_keys.ApiKey": ADMIN,
+    "tenants.TenantSync": ADMIN,  # PATCH /tenants/{T}: switch a tenant's periodic sync
 })
 
 

@@ -37,9 +37,11 @@ class TenantSchedule:
         if self.interval_s <= 0:
             return []
         started = []
-        for tenant in self.collection.find({"next_sync_at": {"$lte": now}}, {"_id": 1}):
+        # A tenant switched off (PATCH /tenants/{T}: a typo's tenant) is never re-synced.
+        due = {"next_sync_at": {"$lte": now}, "sync_enabled": {"$ne": False}}
+        for tenant in self.collection.find(due, {"_id": 1}):
             claimed = self.collection.find_one_and_update(
-                {"_id": tenant["_id"], "next_sync_at": {"$lte": now}},
+                {"_id": tenant["_id"], **due},
                 {"$set": {"next_sync_at": now + timedelta(seconds=self.interval_s)}})
             if claimed is None:
                 continue

@@ -15,7 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo import ASCENDING, DESCENDING, TEXT, IndexModel
+
+from .text import TEXT_LANGUAGE
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -41,7 +43,16 @@ INDEXES: dict[str, list[IndexModel]] = {
                     ("external_id", ASCENDING)], name="tenant_source_created"),
         IndexModel([("tenant_id", ASCENDING), ("requires_action", ASCENDING), ("created_at", DESCENDING),
                     ("external_id", ASCENDING)], name="tenant_action_created"),
-        IndexModel([("tenant_id", ASCENDING), ("customer_id", ASCENDING)], name="tenant_customer"),
+        # A customer's tickets, newest first (and the stats' at-risk customers, by prefix).
+        # Replaces "tenant_customer" (tenant_id, customer_id), which this one serves too.
+        IndexModel([("tenant_id", ASCENDING), ("customer_id", ASCENDING), ("created_at", DESCENDING),
+                    ("external_id", ASCENDING)], name="tenant_customer_created"),
+        # q: words of subject and message (storage/text.py). No language: no stemming, no stop
+        # words, the same words in every language; tenant_id first, so a search reads only
+        # the tenant's entries. The documents' own "language" field, if one ever came from
+        # upstream, must not pick the language (an unknown one would fail the write).
+        IndexModel([("tenant_id", ASCENDING), ("subject", TEXT), ("message", TEXT)], name="tenant_text",
+                   default_language=TEXT_LANGUAGE, language_override="text_search_language"),
     ],
     "ticket_history": [
         # _id breaks recorded_at ties (one sync's entries share it) for a stable page order.
@@ -57,6 +68,9 @@ INDEXES: dict[str, list[IndexModel]] = {
         # The audit listing, newest first; job_id is the tie-break that makes pages stable.
         IndexModel([("tenant_id", ASCENDING), ("started_at", DESCENDING), ("job_id", DESCENDING)],
                    name="tenant_started_v2"),
+        # A tenant's last complete run (GET /tenants), past any failed ones since.
+        IndexModel([("tenant_id", ASCENDING), ("status", ASCENDING), ("started_at", DESCENDING)],
+                   name="tenant_status_started"),
         IndexModel([("status", ASCENDING), ("heartbeat_at", ASCENDING)], name="status_heartbeat"),
     ],
     "notifications": [
@@ -91,7 +105,7 @@ INDEXES: dict[str, list[IndexModel]] = {
 # Names this service once used with other specs: ``migrate`` drops them where it finds them
 # (after building their replacements). Any other index it finds is left alone.
 RETIRED: dict[str, tuple[str, ...]] = {
-    "tickets": ("tenant_live_created",),
+    "tickets": ("tenant_live_created", "tenant_customer"),
     "ticket_history": ("tenant_ticket_recorded",),
     "ingestion_logs": ("tenant_started", "job_id"),
     "notifications": ("status_created", "tenant_status_created"),

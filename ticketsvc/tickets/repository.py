@@ -9,12 +9,13 @@ The read side returns stored documents minus storage internals (``_id``,
 """
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 from pymongo import ASCENDING, DESCENDING, UpdateMany, UpdateOne
 
 from ..storage import Database
-from ..domain import Page, PageRequest, read_page, require_tenant_id
+from ..domain import Page, PageRequest, TicketSource, TicketStatus, read_page, require_tenant_id
+from ..errors import InvalidInput
 from .queries import TicketFilters
 
 # Newest first; the external id breaks ties so that offset pages are a stable partition
@@ -24,6 +25,13 @@ TICKET_ORDER = [("created_at", DESCENDING), ("external_id", ASCENDING)]
 # Entries written by one sync share recorded_at; their deterministic _id orders them.
 HISTORY_ORDER = [("recorded_at", DESCENDING), ("_id", DESCENDING)]
 _TICKET_VIEW = {"_id": 0, "last_seen_job": 0}
+# Values a status or source filter accepts without a look at the data: the upstream's
+# documented ones. Any other value is accepted only if the tenant's live tickets hold it
+# (an upstream may have more, e.g. "on hold"); else it is a typo, and a 422 says so
+# instead of an empty listing.
+DOCUMENTED_VALUES = {"status": TicketStatus.values(), "source": TicketSource.values()}
+# Tickets an export reads from storage at a time.
+EXPORT_BATCH = 500
 _HISTORY_VIEW = {"_id": 0, "tenant_id": 0}
 
 
@@ -113,8 +121,35 @@ class TicketRepository:
         """This tenant's live (not soft-deleted) tickets matching ``filters``, in
         ``TICKET_ORDER``; ``total`` counts every match across pages. Count and page are two
         reads, so a concurrent ingestion may make them differ by what it wrote in between."""
-        criteria = self.live((filters or TicketFilters()).criteria())
-        return self._page(self.db.tickets, criteria, TICKET_ORDER, _TICKET_VIEW, page or PageRequest())
+        filters = filters or TicketFilters()
+        self._check_values(filters)
+        return self._page(self.db.tickets, self.live(filters.criteria()), TICKET_ORDER, _TICKET_VIEW,
+                          page or PageRequest())
+
+    def iter_live(self, filters: TicketFilters | None = None, batch_size: int = EXPORT_BATCH) -> Iterator[dict]:
+        """Every live ticket matching ``filters``, in ``TICKET_ORDER``, read ``batch_size``
+        at a time from one cursor: memory holds a batch, whatever the number of matches.
+        Raises ``InvalidInput`` at the call (not at the first ``next``) for an unknown
+        status or source."""
+        filters = filters or TicketFilters()
+        self._check_values(filters)
+        cursor = self.db.tickets.find(self.live(filters.criteria()), _TICKET_VIEW).sort(TICKET_ORDER)
+        return iter(cursor.batch_size(batch_size))
+
+    def _check_values(self, filters: TicketFilters) -> None:
+        """Refuse a status or source that is neither documented nor held by this tenant's
+        live tickets (one indexed lookup, only for an undocumented value)."""
+        for name, documented in DOCUMENTED_VALUES.items():
+            value = getattr(filters, name)
+            if value is None or value in documented:
+                continue
+            if self.db.tickets.find_one(self.live({name: value}), {"_id": 1}) is None:
+                raise InvalidInput(f"unknown {name} {value!r}: one of {', '.join(documented)}, "
+                                   f"or a value this tenant's tickets hold", field=name)
+
+    def count_live(self) -> int:
+        """How many live tickets this tenant has (a count on the index)."""
+        return self.db.tickets.count_documents(self.live())
 
     def list_urgent(self, page: PageRequest | None = None) -> Page:
         """Live high-urgency tickets, newest first."""

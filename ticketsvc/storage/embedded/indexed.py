@@ -10,6 +10,11 @@ service relies on:
 - a filter with plain values for every key of a unique index reads the documents the
   index's hash table lists for those values.
 
+It also answers ``$text``, which mongomock does not implement, for the one form the
+service sends (every word quoted: all must be present; ``storage/text.py``): the fields of
+the collection's text index are split into words exactly as the server's index splits
+them with no language, and a document matches when it holds every word.
+
 The table is a superset kept without hooks into every write path: each insert and each
 in-place update already passes through ``_ensure_uniques`` (which mongomock calls with
 the new document), where the document is registered under its current key; entries left
@@ -26,6 +31,9 @@ import mongomock
 from bson import ObjectId
 from mongomock import DuplicateKeyError, helpers
 from mongomock.filtering import filter_applies
+from pymongo.errors import OperationFailure
+
+from ..text import quoted_words, text_words
 
 _PLAIN = (str, int, float, bool, datetime, ObjectId)
 
@@ -96,6 +104,8 @@ class IndexedCollection(mongomock.Collection):
 
     # -- mongomock hooks ------------------------------------------------------------------
     def _iter_documents(self, filter):  # noqa: A002 - mongomock's signature
+        if isinstance(filter, dict) and "$text" in filter:
+            return self._text_matches(filter)
         if isinstance(filter, dict) and filter:
             _id = filter.get("_id")
             if _is_plain_value(_id):
@@ -116,6 +126,23 @@ class IndexedCollection(mongomock.Collection):
                                 found.append(document)
                     return iter(found)
         return super()._iter_documents(filter)
+
+    def _text_matches(self, filter: dict):  # noqa: A002 - mongomock's name
+        """The documents matching ``filter``, whose ``$text`` asks for every one of its words."""
+        search = filter["$text"].get("$search") if isinstance(filter["$text"], dict) else None
+        words = quoted_words(search) if isinstance(search, str) else None
+        if words is None:
+            raise NotImplementedError("the embedded engine answers $text only for all-words searches "
+                                      "(every term quoted), the form storage/text.py builds")
+        fields = [key for spec in self._store.indexes.values() for key, kind in spec["key"] if kind == "text"]
+        if not fields:
+            raise OperationFailure("text index required for $text query", code=27)
+        wanted = set(words)
+        rest = {key: value for key, value in filter.items() if key != "$text"}
+        for document in self._iter_documents(rest):
+            text = " ".join(v for v in (document.get(f) for f in fields) if isinstance(v, str))
+            if wanted.issubset(text_words(text)):
+                yield document
 
     @staticmethod
     def _keys_asked(filter: dict, fields: list[str], limit: int = 1000) -> list[tuple] | None:
