@@ -16,7 +16,6 @@ stepped since. On the embedded engine the server is this process: the offset sta
 from __future__ import annotations
 
 import logging
-import threading
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -43,14 +42,8 @@ class ServerClock:
     def __init__(self, clock: Clock, server: TimeServer):
         self.local = clock
         self.server = server
-        self._offset = timedelta(0)
-        self._lock = threading.Lock()
-
-    @property
-    def offset(self) -> timedelta:
-        """Server time minus local time, as last measured."""
-        with self._lock:
-            return self._offset
+        # Server time minus local time, as last measured (replaced whole, so read without a lock).
+        self.offset = timedelta(0)
 
     def now(self) -> datetime:
         return self.local.now() + self.offset
@@ -74,8 +67,7 @@ class ServerClock:
             if best is None or sample[0] < best[0]:
                 best = sample
         round_trip, offset = best
-        with self._lock:
-            self._offset = offset
+        self.offset = offset
         if round_trip / 2 > UNCERTAINTY_WARN:
             log.warning("server clock: offset %.3fs measured over a %.0f ms round trip; "
                         "shared deadlines may be off by up to half of it",
