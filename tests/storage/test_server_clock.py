@@ -17,7 +17,7 @@ from pymongo.errors import AutoReconnect
 
 from conftest import base_settings, mock_config, real_mongo_required
 from mock_api.testing import MockUpstreamServer
-from support import wait_for_job
+from support import ingest_on_workers
 from ticketsvc import create_app
 from ticketsvc.api.context import get_runtime
 from ticketsvc.clock import Clock, FakeClock, SystemClock
@@ -226,16 +226,11 @@ def test_two_workers_whose_clocks_disagree_by_two_seconds_keep_the_upstream_with
         database = StandInServerDatabase(settings, SkewedClock(system, 0.0) if server_clock else None)
         if not settings.embedded:
             migrate(database)
-        workers = [create_app(settings, database=database, clock=SkewedClock(system, skew)) for skew in (0.0, 2.0)]
         try:
-            runtimes = [get_runtime(w) for w in workers]
-            jobs = [(runtimes[i % 2], runtimes[i % 2].ingestion.start(t)["job_id"])
-                    for i, t in enumerate(["tenant_a", "tenant_b", "tenant_c", "tenant_d"])]
-            records = [wait_for_job(rt, job_id, timeout=120) for rt, job_id in jobs]
+            records = ingest_on_workers(settings, database, [SkewedClock(system, 0.0), SkewedClock(system, 2.0)],
+                                        ["tenant_a", "tenant_b", "tenant_c", "tenant_d"])
             report = mock.report()
         finally:
-            for w in workers:
-                get_runtime(w).stop()
             if not settings.embedded:
                 database.client.drop_database(settings.mongo_db)
             database.close()
