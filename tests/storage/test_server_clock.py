@@ -16,12 +16,14 @@ import pytest
 from pymongo.errors import AutoReconnect
 
 from conftest import base_settings, mock_config, real_mongo_required
+from ingestion.executors import DeadWorker
 from mock_api.testing import MockUpstreamServer
 from support import ingest_on_workers
 from ticketsvc import create_app
 from ticketsvc.api.context import get_runtime
 from ticketsvc.clock import Clock, FakeClock, SystemClock
 from ticketsvc.ingestion.ratelimit import SlidingWindowLimiter
+from ticketsvc.ingestion.runner import IngestionRunner
 from ticketsvc.storage import Database
 from ticketsvc.storage.migrate import migrate
 from ticketsvc.storage.servertime import REMEASURE_S, ServerClock
@@ -211,6 +213,27 @@ def test_a_fast_clocks_pause_is_no_longer_than_anyone_elses(database, truth, ser
         assert paused == pytest.approx(1.05)
     else:  # what the server clock prevents: $max keeps the fast host's later deadline
         assert paused == pytest.approx(3.05)
+
+
+@pytest.mark.parametrize("server_clock", [True, False], ids=["server-clock", "host-clocks"])
+def test_a_reaper_on_a_host_a_lease_ahead_leaves_a_run_that_just_heartbeat_alone(settings, truth, server_clock):
+    database = StandInServerDatabase(settings, SkewedClock(truth, 0.0) if server_clock else None)
+    try:
+        here, ahead = [get_runtime(create_app(settings, database=database, clock=SkewedClock(truth, skew)))
+                       for skew in (0.0, settings.lock_ttl_s + 1)]
+        try:
+            # A run that started (and heartbeat) a second ago; its worker is between heartbeats.
+            IngestionRunner(here.settings, here.db, here.clock, here.upstream, here.classifier, here.outbox,
+                            executor=DeadWorker()).start("tenant_a")
+            truth.advance(1)
+            reaped = ahead.ingestion.reap()
+        finally:
+            here.stop()
+            ahead.stop()
+    finally:
+        database.close()
+    # What the server clock prevents: a host whose clock runs a lease ahead reaps a live run.
+    assert reaped == (0 if server_clock else 1)
 
 
 @pytest.mark.slow
