@@ -11,11 +11,12 @@ Policies over it say which documents, for how long, and what settling writes. Ev
 method takes ``now``: the caller's clock decides, never this module (the runtime's clock
 is the database server's, ``storage.servertime``, so hosts agree on when a lease lapses).
 
-Every write is idempotent and tried once more after a failover (``storage.failover``):
-taking matches a lease its own token already holds as well as a free one, so a retry of
-a take that landed returns the lease rather than reporting it held; extending sets the
-same expiry again; settling and dropping match the token, so a retry of one that landed
-changes nothing and reports False (the holder's work is done either way).
+Every write is tried once more after a failover (``storage.failover``), and is written so
+that the retry of an attempt that landed changes nothing: taking matches a lease its own
+token already holds as well as a free one, so it returns the lease rather than reporting
+it held (only a counter in ``also``, the breaker's ``version``, counts twice); extending
+sets the same expiry again; settling and dropping match the token, so the retry finds
+nothing and reports False (the holder's work is done either way).
 """
 from __future__ import annotations
 
@@ -80,8 +81,8 @@ class TokenLease:
 
     def extend(self, match: dict[str, Any], token: str, now: datetime, until: datetime) -> bool:
         """Push a live lease's expiry to ``until`` if ``token`` still holds it."""
-        result = retry_once(lambda: self.collection.update_one({**match, self.token_field: token, **self.live(now)},
-                                                               {"$set": {self.expiry_field: until}}))
+        result = retry_once(lambda: self.collection.update_one(
+            {**match, self.token_field: token, **self.live(now)}, {"$set": {self.expiry_field: until}}))
         return result.matched_count == 1
 
     def settle(self, match: dict[str, Any], token: str, fields: dict[str, Any] | None = None,
