@@ -21,6 +21,7 @@ from .clock import Clock, SystemClock
 from .config import Settings
 from .errors import NotFound
 from .storage import Database
+from .storage.servertime import REMEASURE_S, ServerClock
 from .classification import load_classifier
 from .ingestion.runner import IngestionRunner
 from .ingestion.ratelimit import SlidingWindowLimiter
@@ -35,9 +36,12 @@ log = logging.getLogger(__name__)
 class Runtime:
     def __init__(self, settings: Settings, *, database: Database | None = None, clock: Clock | None = None):
         self.settings = settings
-        self.clock = clock or SystemClock()
         self.owns_database = database is None
         self.db = database or Database(settings)
+        # Every component reads the database server's time (this host's clock corrected by
+        # the measured offset): leases, slots, the pause and the reaper compare deadlines
+        # that other hosts wrote.
+        self.clock = ServerClock(clock or SystemClock(), self.db)
         self.classifier = load_classifier(settings.classifier_rules_path)
         self.metrics = ServiceMetrics(settings)
         self.outbox = NotificationOutbox(self.db)
@@ -72,10 +76,11 @@ class Runtime:
             return None
 
     def prepare(self) -> None:
-        """The start-up I/O, named in one place: storage set-up, the shared documents the
-        components need (the rate-limit slots), then the refusal to run ``AUTH_MODE=keys``
-        with no way in (``ConfigError``)."""
+        """The start-up I/O, named in one place: storage set-up, the offset to the server's
+        clock, the shared documents the components need (the rate-limit slots), then the
+        refusal to run ``AUTH_MODE=keys`` with no way in (``ConfigError``)."""
         self.db.prepare()
+        self.clock.measure()
         self.limiter.prepare()
         self.access.check_startup()
 
@@ -100,6 +105,7 @@ class Runtime:
         jobs = [
             ("ingestion-reaper", self.ingestion.reap, self.settings.reaper_interval_s),
             ("notify-drain", self.delivery.tick, self.settings.notify_poll_s),
+            ("server-clock", self.clock.refresh, REMEASURE_S),
         ]
         if self.db.snapshot is not None:  # EMBEDDED_DATA_FILE: bound what a crash loses
             jobs.append(("embedded-snapshot", self.db.save_snapshot, self.settings.embedded_snapshot_interval_s))

@@ -7,7 +7,7 @@ import pytest
 
 from conftest import mock_config
 from mock_api.testing import MockUpstreamServer
-from support import ingest, upstream_total, wait_for_job, wait_for_pages
+from support import ingest, ingest_on_workers, upstream_total, wait_for_job, wait_for_pages
 from ticketsvc.ingestion.runner import lock_resource
 from ticketsvc.api.context import get_runtime
 
@@ -68,22 +68,17 @@ def test_parallel_tenants_across_two_workers_stay_within_the_upstream_limit():
     # A tight, fast window: 10 calls per second upstream, the same budget configured here.
     with MockUpstreamServer(mock_config(rate_limit_calls=10, rate_limit_window_s=1.0)) as mock:
         from conftest import base_settings
-        from ticketsvc import create_app
+        from ticketsvc.clock import SystemClock
         from ticketsvc.storage import Database
 
         settings = base_settings(external_api_url=mock.url, rate_limit_calls=10, rate_limit_window_s=1.0,
                                  external_page_size=25)
         database = Database(settings)
-        workers = [create_app(settings, database=database), create_app(settings, database=database)]
         try:
-            runtimes = [get_runtime(w) for w in workers]
-            jobs = [(runtimes[i % 2], runtimes[i % 2].ingestion.start(t)["job_id"])
-                    for i, t in enumerate(["tenant_a", "tenant_b", "tenant_c", "tenant_d"])]
-            records = [wait_for_job(rt, job_id, timeout=120) for rt, job_id in jobs]
+            records = ingest_on_workers(settings, database, [SystemClock(), SystemClock()],
+                                        ["tenant_a", "tenant_b", "tenant_c", "tenant_d"])
             report = mock.report()
         finally:
-            for w in workers:
-                get_runtime(w).stop()
             database.close()
     assert all(r["status"] == "completed" for r in records), records
     assert report["rate_limited"] == 0

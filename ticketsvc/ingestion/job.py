@@ -7,6 +7,7 @@ finalised once, by the run itself or, if its worker died, by the reaper.
 """
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import threading
@@ -17,11 +18,15 @@ from enum import Enum
 from typing import Any, Iterator
 
 from pymongo import DESCENDING, ReturnDocument
+from pymongo.errors import PyMongoError
 
 from ..clock import utc
 from ..domain import Page, PageRequest, read_page
+from ..storage.failover import retry_once
 from ..upstream import CallStats
 from .sync import SyncCounts
+
+log = logging.getLogger(__name__)
 
 
 class JobStatus(str, Enum):
@@ -173,13 +178,21 @@ class JobRecords:
                                                    return_document=ReturnDocument.AFTER)
 
     def finalise(self, job: IngestionJob, now: datetime) -> dict | None:
-        """Write the job's end; the final record, or None if it was already final."""
-        return self.collection.find_one_and_update(
-            _running(job.tenant_id, job.job_id),
-            {"$set": {"status": job.status.value, "ended_at": now, "duration_s": _duration_s(job.started_at, now),
-                      **job.figures(), "error": job.error,
-                      "stop_reason": job.stop_reason.value if job.stop_reason else None}},
-            return_document=ReturnDocument.AFTER)
+        """Write the job's end; the final record, or None if it was already final. Tried once
+        more after a failover: only the run writes its own final status (the reaper writes
+        ``abandoned``), so matching it too makes a retry of a write that landed a no-op.
+        A write that fails twice is logged and raised: the reaper finalises the record."""
+        try:
+            return retry_once(lambda: self.collection.find_one_and_update(
+                {"tenant_id": job.tenant_id, "job_id": job.job_id, "status": {"$in": [_RUNNING, job.status.value]}},
+                {"$set": {"status": job.status.value, "ended_at": now,
+                          "duration_s": _duration_s(job.started_at, now), **job.figures(), "error": job.error,
+                          "stop_reason": job.stop_reason.value if job.stop_reason else None}},
+                return_document=ReturnDocument.AFTER))
+        except PyMongoError as error:
+            log.error("final record of job %s (%s) not written (%s: %s); the reaper will finalise it as abandoned",
+                      job.job_id, job.status.value, type(error).__name__, error)
+            raise
 
     def silent_since(self, cutoff: datetime) -> Iterator[dict]:
         """Running records whose last heartbeat is older than ``cutoff``."""

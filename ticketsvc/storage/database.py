@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import datetime
 from typing import Any
 
 import pymongo
 from pymongo import ReadPreference, WriteConcern
 
+from ..clock import utc
 from ..config import Settings
 from .bounded import BoundedCollection
 from .indexes import INDEXES
@@ -145,6 +147,13 @@ class Database:
         if not missing:
             log.info("indexes verified engine=%s", self.engine)
         return missing
+
+    def server_time(self) -> datetime | None:
+        """The server's clock (``hello``'s ``localTime``, from the primary), or None on the
+        embedded engine, whose server is this process (``storage.servertime``)."""
+        if self.settings.embedded:
+            return None
+        return utc(self._client.admin.command("hello")["localTime"])
 
     def ping(self) -> float:
         """Round-trip to the server; returns milliseconds, raises on failure."""

@@ -8,7 +8,15 @@ free lease (with upsert, a live lease makes the insert collide on ``_id``:
 the token, so a holder whose lease lapsed and was taken over changes nothing.
 
 Policies over it say which documents, for how long, and what settling writes. Every
-method takes ``now``: the caller's clock decides, never this module.
+method takes ``now``: the caller's clock decides, never this module (the runtime's clock
+is the database server's, ``storage.servertime``, so hosts agree on when a lease lapses).
+
+Every write is tried once more after a failover (``storage.failover``), and is written so
+that the retry of an attempt that landed changes nothing: taking matches a lease its own
+token already holds as well as a free one, so it returns the lease rather than reporting
+it held (only a counter in ``also``, the breaker's ``version``, counts twice); extending
+sets the same expiry again; settling and dropping match the token, so the retry finds
+nothing and reports False (the holder's work is done either way).
 """
 from __future__ import annotations
 
@@ -18,6 +26,8 @@ from typing import Any, Iterable
 
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
+
+from .failover import retry_once
 
 
 def new_token() -> str:
@@ -34,6 +44,10 @@ class TokenLease:
         """The filter of a free lease: no expiry, or one not after ``now``."""
         return {self.expiry_field: {"$not": {"$gt": now}}}
 
+    def _free_or_mine(self, now: datetime, token: str) -> dict[str, Any]:
+        """Free, or already held by ``token`` (a retried take finds its own first attempt)."""
+        return {"$and": [{"$or": [self.free(now), {self.token_field: token}]}]}
+
     def live(self, now: datetime) -> dict[str, Any]:
         """The filter of a held lease."""
         return {self.expiry_field: {"$gt": now}}
@@ -44,11 +58,12 @@ class TokenLease:
         """Take the lease of one document matching ``match`` whose lease is free, writing
         ``fields`` (and the update operators ``also``) with it; return the document as
         taken, or None when none was free (with ``upsert``: the document's lease is live)."""
-        update = {**(also or {}),
-                  "$set": {**(fields or {}), self.token_field: token or new_token(), self.expiry_field: until}}
+        token = token or new_token()
+        update = {**(also or {}), "$set": {**(fields or {}), self.token_field: token, self.expiry_field: until}}
         try:
-            return self.collection.find_one_and_update({**match, **self.free(now)}, update, upsert=upsert,
-                                                       return_document=ReturnDocument.AFTER)
+            return retry_once(lambda: self.collection.find_one_and_update(
+                {**match, **self._free_or_mine(now, token)}, update, upsert=upsert,
+                return_document=ReturnDocument.AFTER))
         except DuplicateKeyError:
             return None
 
@@ -57,25 +72,26 @@ class TokenLease:
         document atomically: concurrent takers just get fewer); the token and what it won."""
         ids = list(ids)
         token = new_token()
-        taken = self.collection.update_many({"_id": {"$in": ids}, **match, **self.free(now)},
-                                            {"$set": {self.token_field: token, self.expiry_field: until}})
-        if taken.modified_count == 0:
+        taken = retry_once(lambda: self.collection.update_many(
+            {"_id": {"$in": ids}, **match, **self._free_or_mine(now, token)},
+            {"$set": {self.token_field: token, self.expiry_field: until}}))
+        if taken.matched_count == 0:
             return token, []
         return token, list(self.collection.find({"_id": {"$in": ids}, self.token_field: token}))
 
     def extend(self, match: dict[str, Any], token: str, now: datetime, until: datetime) -> bool:
         """Push a live lease's expiry to ``until`` if ``token`` still holds it."""
-        result = self.collection.update_one({**match, self.token_field: token, **self.live(now)},
-                                            {"$set": {self.expiry_field: until}})
+        result = retry_once(lambda: self.collection.update_one(
+            {**match, self.token_field: token, **self.live(now)}, {"$set": {self.expiry_field: until}}))
         return result.matched_count == 1
 
     def settle(self, match: dict[str, Any], token: str, fields: dict[str, Any] | None = None,
                *, expiry: datetime | None = None, also: dict[str, Any] | None = None) -> bool:
         """Write ``fields`` (and the update operators ``also``) and end the lease (expiry
         ``expiry``, no token), only if ``token`` still holds it; False when it does not."""
-        result = self.collection.update_one(
+        result = retry_once(lambda: self.collection.update_one(
             {**match, self.token_field: token},
-            {**(also or {}), "$set": {**(fields or {}), self.token_field: None, self.expiry_field: expiry}})
+            {**(also or {}), "$set": {**(fields or {}), self.token_field: None, self.expiry_field: expiry}}))
         return result.modified_count == 1
 
     def drop(self, match: dict[str, Any], token: str, *, lapsed_by: datetime | None = None) -> bool:
@@ -84,7 +100,7 @@ class TokenLease:
         criteria = {**match, self.token_field: token}
         if lapsed_by is not None:
             criteria.update(self.free(lapsed_by))
-        return self.collection.delete_one(criteria).deleted_count == 1
+        return retry_once(lambda: self.collection.delete_one(criteria)).deleted_count == 1
 
     def holder(self, match: dict[str, Any], now: datetime) -> dict | None:
         """The document if its lease is live, else None."""
