@@ -78,6 +78,8 @@ class IngestionJob:
     total_pages: int | None = None
     status: JobStatus = JobStatus.RUNNING
     stop_reason: StopReason | None = None
+    stopped_early: str | None = None  # why a run that ended well did not see every page ("page loop")
+    waiting: dict | None = None  # {"reason", "until"} while it waits on the rate limit or a backoff
     error: str | None = None
     last_heartbeat: datetime | None = None
     # Set by this process's shutdown; a user's cancel arrives through the record instead.
@@ -105,7 +107,8 @@ class IngestionJob:
     # -- as stored ------------------------------------------------------------------------
     def figures(self) -> dict[str, Any]:
         return {"processed_pages": self.processed_pages, "total_pages": self.total_pages,
-                "counts": self.counts.as_dict(), "http": self.http.as_dict()}
+                "counts": self.counts.as_dict(), "http": self.http.as_dict(),
+                "stopped_early": self.stopped_early, "waiting": self.waiting}
 
     def record(self) -> dict[str, Any]:
         """The record as first written."""
