@@ -3,8 +3,9 @@ and connections that another thread can cut.
 
 A read blocked on a socket wakes only when bytes arrive or its timeout passes, so a
 deadline or a cancel cannot land inside it from the reading thread. ``on_the_wire(call)``
-tells each connection this thread sends on to ``call.connection``; a watcher may then
-``cut()`` it (shut the socket down), and the blocked read returns at once.
+tells the socket of each request this thread sends to ``call.sock``; a watcher may then
+``cut()`` it (shut it down), and the blocked read returns at once. (The socket, not the
+connection: a response that closes its connection reads on after the connection let go.)
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 
 class WatchedCall(Protocol):
-    connection: Any  # set to the connection the call is sent on
+    sock: socket.socket | None  # set to the socket the call's request went out on
 
 
 # The call this thread (or task) is sending right now; a context variable, not shared state.
@@ -29,7 +30,7 @@ _current_call: ContextVar[WatchedCall | None] = ContextVar("upstream_call", defa
 
 @contextlib.contextmanager
 def on_the_wire(call: WatchedCall) -> Iterator[None]:
-    """Within the block, the connection each request is sent on is told to ``call``."""
+    """Within the block, the socket each request goes out on is told to ``call``."""
     token = _current_call.set(call)
     try:
         yield
@@ -37,9 +38,8 @@ def on_the_wire(call: WatchedCall) -> Iterator[None]:
         _current_call.reset(token)
 
 
-def cut(connection: Any) -> None:
-    """Shut a connection's socket down: a read blocked on it returns at once."""
-    sock = getattr(connection, "sock", None)
+def cut(sock: socket.socket | None) -> None:
+    """Shut a socket down: a read blocked on it returns at once."""
     if sock is None:
         return
     with contextlib.suppress(OSError):
@@ -48,10 +48,10 @@ def cut(connection: Any) -> None:
 
 class _TellsItsCall:
     def request(self, *args: Any, **kwargs: Any) -> None:
+        super().request(*args, **kwargs)  # type: ignore[misc]  (connects if it must)
         call = _current_call.get()
         if call is not None:
-            call.connection = self
-        super().request(*args, **kwargs)  # type: ignore[misc]
+            call.sock = self.sock  # type: ignore[attr-defined]
 
 
 class _HTTPConnection(_TellsItsCall, HTTPConnection):

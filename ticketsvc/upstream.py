@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Protocol
 from urllib.parse import quote
 
 import requests
+from urllib3 import exceptions as urllib3_errors
 
 from .clock import Clock
 from .config import Settings
@@ -147,7 +148,7 @@ class _CallWatch:
         self.deadline = deadline
         self.caller = caller
         self.path = path
-        self.connection: Any = None
+        self.sock: Any = None  # set by the session when the request goes out
         self.stop: BaseException | None = None  # why the call was cut, raised in the caller's thread
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="upstream-watch", daemon=True)
@@ -177,16 +178,15 @@ class _CallWatch:
 
     def _watch(self) -> None:
         while not self._done.wait(min(WATCH_SLICE_S, max(self.deadline - time.monotonic(), 0.0))):
-            if self.expired():
+            if self.stop is None and self.expired():
                 self.stop = CallTimedOut(f"{self.path}: no whole answer within the call deadline")
-            elif self.caller is not None:
+            elif self.stop is None and self.caller is not None:
                 try:
                     self.caller.checkpoint()
                 except Exception as exc:  # a cancel or a lost lease: the caller's to raise
                     self.stop = exc
             if self.stop is not None:
-                cut(self.connection)
-                return
+                cut(self.sock)  # again each slice: a call still connecting has no socket yet
 
 
 @dataclass(frozen=True)
@@ -309,9 +309,11 @@ class UpstreamClient:
                     raise ResponseRefused(f"{path}: answered {response.status_code} (redirects are not followed)")
                 try:
                     content = self._read_body(response, watch)
-                except requests.RequestException:
+                except urllib3_errors.HTTPError as exc:  # the raw stream speaks urllib3, not requests
                     watch.raise_if_cut()
-                    raise
+                    if isinstance(exc, urllib3_errors.ReadTimeoutError):
+                        raise requests.ReadTimeout(exc) from exc
+                    raise requests.ConnectionError(exc) from exc
             return Answer(response.status_code, response.headers, content)
 
     def _read_body(self, response: requests.Response, watch: _CallWatch) -> bytes:
