@@ -126,7 +126,7 @@ class Answer:
 
     status_code: int
     headers: Mapping[str, str]
-    content: bytes
+    content: bytes | bytearray
 
     @property
     def text(self) -> str:
@@ -316,7 +316,7 @@ class UpstreamClient:
                     raise requests.ConnectionError(exc) from exc
             return Answer(response.status_code, response.headers, content)
 
-    def _read_body(self, response: requests.Response, watch: _CallWatch) -> bytes:
+    def _read_body(self, response: requests.Response, watch: _CallWatch) -> bytearray:
         """The decoded body, chunk by chunk, refused past the cap; stops with the watch."""
         cap = self.settings.upstream_max_response_bytes
         body = bytearray()
@@ -327,7 +327,7 @@ class UpstreamClient:
             if len(body) > cap:
                 raise ResponseRefused(f"{watch.path}: body larger than {cap} bytes (UPSTREAM_MAX_RESPONSE_BYTES)")
         watch.raise_if_stopped()  # a cut connection can look like the end of the body
-        return bytes(body)
+        return body  # not copied: a body near the cap would be held twice
 
     def _get_json(self, path: str, params: dict, caller: Caller, none_on_404: bool = False) -> Any:
         """One ticket-API call with its retries: the parsed body, or ``UpstreamError``."""
