@@ -170,16 +170,19 @@ class _CallWatch:
             raise self.stop
 
     def raise_if_stopped(self) -> None:
-        if self.stop is not None:
-            raise self.stop
-        if self.expired():
-            self.stop = CallTimedOut(f"{self.path}: no whole answer within the call deadline")
-            raise self.stop
+        """Between chunks: raise if the call was cut or its deadline has passed."""
+        if self.stop is None and self.expired():
+            self.stop = self._timed_out()
+        self.raise_if_cut()
+
+    def _timed_out(self) -> CallTimedOut:
+        return CallTimedOut(f"{self.path}: no whole answer within the call deadline")
 
     def _watch(self) -> None:
-        while not self._done.wait(min(WATCH_SLICE_S, max(self.deadline - time.monotonic(), 0.0))):
+        pause = min(WATCH_SLICE_S, self.deadline - time.monotonic())
+        while not self._done.wait(max(pause, 0.01)):
             if self.stop is None and self.expired():
-                self.stop = CallTimedOut(f"{self.path}: no whole answer within the call deadline")
+                self.stop = self._timed_out()
             elif self.stop is None and self.caller is not None:
                 try:
                     self.caller.checkpoint()
@@ -187,6 +190,9 @@ class _CallWatch:
                     self.stop = exc
             if self.stop is not None:
                 cut(self.sock)  # again each slice: a call still connecting has no socket yet
+                pause = WATCH_SLICE_S
+            else:
+                pause = min(WATCH_SLICE_S, self.deadline - time.monotonic())
 
 
 @dataclass(frozen=True)

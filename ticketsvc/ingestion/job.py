@@ -99,6 +99,14 @@ class IngestionJob:
     def fail(self, error: str | None, stop_reason: StopReason | None = None) -> None:
         self._end(JobStatus.FAILED, error=error, stop_reason=stop_reason)
 
+    def cancel_came_last(self, control: dict | None) -> bool:
+        """A run that completed, but whose cancel came in after its last check, ends
+        ``cancelled`` (its record said ``cancel_requested``: never ``completed`` with it)."""
+        if self.status is not JobStatus.COMPLETED or not control or control.get("status") != JobStatus.RUNNING:
+            return False
+        self.status, self.stop_reason = JobStatus.CANCELLED, StopReason.USER_CANCEL
+        return True
+
     def _end(self, status: JobStatus, *, error: str | None = None, stop_reason: StopReason | None = None) -> None:
         if self.status is not JobStatus.RUNNING:
             raise RuntimeError(f"job {self.job_id} already ended {self.status.value}")
@@ -166,9 +174,13 @@ class JobRecords:
                                                    return_document=ReturnDocument.AFTER)
 
     def finalise(self, job: IngestionJob, now: datetime) -> dict | None:
-        """Write the job's end; the final record, or None if it was already final."""
+        """Write the job's end; the final record, or None if it was already final (or, for
+        a completed job, if a cancel was asked for meanwhile)."""
+        running = {"job_id": job.job_id, "status": _RUNNING}
+        if job.status is JobStatus.COMPLETED:
+            running["cancel_requested"] = {"$ne": True}  # a cancel that came last wins
         return self.collection.find_one_and_update(
-            {"job_id": job.job_id, "status": _RUNNING},
+            running,
             {"$set": {"status": job.status.value, "ended_at": now, "duration_s": _duration_s(job.started_at, now),
                       **job.figures(), "error": job.error,
                       "stop_reason": job.stop_reason.value if job.stop_reason else None}},

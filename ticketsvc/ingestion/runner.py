@@ -216,6 +216,8 @@ class IngestionRunner:
 
     def _finish(self, job: IngestionJob) -> None:
         record = self.records.finalise(job, self.clock.now())
+        if record is None and job.cancel_came_last(self.records.control(job.job_id)):
+            record = self.records.finalise(job, self.clock.now())
         if record is None:
             log.warning("job %s ended %s but its record was already final", job.job_id, job.status.value)
             return
