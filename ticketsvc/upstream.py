@@ -348,6 +348,9 @@ class UpstreamClient:
                 problem, body = self._read(response, none_on_404)
             except requests.RequestException as exc:
                 response, problem, body = None, f"{type(exc).__name__}", None
+            except ResponseRefused:
+                self.observer.upstream_call(path, None, False)
+                raise
             finally:
                 permit.release(self.clock.now())
             self.observer.upstream_call(path, None if response is None else response.status_code, problem is None)

@@ -114,7 +114,7 @@ def test_a_page_of_fifty_thousand_when_a_hundred_were_asked_stores_a_hundred(hos
     assert report["counts"]["invalid"] == 49_900 and report["counts"]["fetched"] == 50_000
     assert report["alerts"] <= 100
     assert report["duration_s"] < 20.0, report
-    assert report["rss_peak_mb"] - report["rss_before_mb"] < 150, report  # parsing the capped body, no more
+    assert report["rss_peak_mb"] - report["rss_before_mb"] < 120, report  # parsing the body (~70 MB), no more
     assert not report["lease"]
 
 
