@@ -12,6 +12,7 @@ def test_defaults_match_the_contract():
     assert (s.notify_max_attempts, s.notify_backoff_base_s, s.notify_backoff_max_s) == (10, 1.0, 60.0)
     assert s.external_page_size == 100 and s.ingest_workers == 4 and s.sync_interval_s == 900
     assert s.auth_mode == "keys"
+    assert (s.http_total_timeout_s, s.upstream_max_response_bytes) == (30.0, 10 * 1024 * 1024)
 
 
 @pytest.mark.parametrize("var,value", [
@@ -24,6 +25,9 @@ def test_defaults_match_the_contract():
     ("AUTH_MODE", "maybe"),
     ("NOTIFY_TIMEOUT_S", "nan"),
     ("LOCK_HEARTBEAT_S", "90"),
+    ("HTTP_TOTAL_TIMEOUT_S", "60"),  # a stuck call would outlive the 60 s lease
+    ("HTTP_TOTAL_TIMEOUT_S", "0"),
+    ("UPSTREAM_MAX_RESPONSE_BYTES", "100"),
 ])
 def test_invalid_value_stops_startup_naming_the_variable(var, value):
     with pytest.raises(ConfigError) as excinfo:

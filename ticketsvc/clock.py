@@ -60,4 +60,5 @@ def isoformat_z(dt: datetime | None) -> str | None:
     """ISO 8601 UTC with a ``Z``, second precision: the one time format of the API."""
     if dt is None:
         return None
-    return utc(dt).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # Not strftime: its %Y writes year 1 as "1", which is not ISO 8601.
+    return utc(dt).replace(microsecond=0, tzinfo=None).isoformat() + "Z"

@@ -143,6 +143,8 @@ class Settings:
     reaper_interval_s: float = setting("REAPER_INTERVAL_S", "15", _float(0, exclusive_min=True))
     http_connect_timeout_s: float = setting("HTTP_CONNECT_TIMEOUT_S", "3", _float(0, exclusive_min=True))
     http_read_timeout_s: float = setting("HTTP_READ_TIMEOUT_S", "10", _float(0, exclusive_min=True))
+    http_total_timeout_s: float = setting("HTTP_TOTAL_TIMEOUT_S", "30", _float(0, exclusive_min=True))
+    upstream_max_response_bytes: int = setting("UPSTREAM_MAX_RESPONSE_BYTES", "10485760", _int(1024))
     http_max_attempts: int = setting("HTTP_MAX_ATTEMPTS", "5", _int(1, 20))
     http_backoff_base_s: float = setting("HTTP_BACKOFF_BASE_S", "0.5", _float(0))
     http_backoff_max_s: float = setting("HTTP_BACKOFF_MAX_S", "8", _float(0))
@@ -188,6 +190,11 @@ class Settings:
             raise ConfigError(
                 f"LOCK_HEARTBEAT_S={self.lock_heartbeat_s} must be shorter than LOCK_TTL_S={self.lock_ttl_s}"
             )
+        if self.http_total_timeout_s >= self.lock_ttl_s:
+            raise ConfigError(
+                f"HTTP_TOTAL_TIMEOUT_S={self.http_total_timeout_s} must be shorter than LOCK_TTL_S={self.lock_ttl_s}: "
+                "a stuck upstream call must never outlive the tenant's lease"
+            )
         if self.cb_failure_threshold > self.cb_window:
             raise ConfigError(
                 f"CB_FAILURE_THRESHOLD={self.cb_failure_threshold} cannot exceed CB_WINDOW={self.cb_window}"
@@ -213,10 +220,6 @@ class Settings:
     @property
     def engine(self) -> str:
         return "embedded" if self.embedded else "mongodb"
-
-    @property
-    def http_timeout(self) -> tuple[float, float]:
-        return (self.http_connect_timeout_s, self.http_read_timeout_s)
 
     @property
     def metrics_all_tenants(self) -> bool:

@@ -48,7 +48,7 @@ class Runtime:
         self.limiter = SlidingWindowLimiter(
             self.db.rate_limits, name="external_api",
             calls=settings.rate_limit_calls, window_s=settings.rate_limit_window_s,
-            in_flight_s=settings.http_connect_timeout_s + settings.http_read_timeout_s,
+            in_flight_s=settings.http_total_timeout_s,
         )
         self.upstream = UpstreamClient(settings, self.limiter, self.clock, observer=self.metrics)
         self.ingestion = IngestionRunner(settings, self.db, self.clock, self.upstream, self.classifier, self.outbox,

@@ -58,3 +58,19 @@ def test_a_job_whose_worker_died_after_starting_it_is_reaped_as_abandoned(make_a
     assert record["status"] == "abandoned" and record["ended_at"] and "heartbeat" in record["error"]
     assert database.locks.find_one({"_id": lock_resource("tenant_a")}) is None
     assert client.post("/ingest/run?tenant_id=tenant_a").status_code == 202
+
+
+def test_a_cancel_that_comes_after_the_last_check_ends_the_run_cancelled_never_completed(
+        runtime, runner_over, database):
+    runner = runner_over(runtime, InlineExecutor())
+    release = runner.leases.release
+
+    def cancel_then_release(resource, owner):  # the cancel lands between the last check and the final write
+        assert runner.records.request_cancel(owner) is not None
+        return release(resource, owner)
+
+    runner.leases.release = cancel_then_release
+    record = runner.get(runner.start("tenant_d")["job_id"])
+    assert record["status"] == "cancelled" and record["stop_reason"] == StopReason.USER_CANCEL
+    assert record["cancel_requested"] is True and record["counts"]["new"] > 0  # it keeps what it stored
+    assert database.locks.find_one({"_id": lock_resource("tenant_d")}) is None

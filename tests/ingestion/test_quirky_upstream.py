@@ -103,6 +103,6 @@ def test_a_paging_loop_stops_at_the_repeated_page_and_deletes_nothing(make_app, 
     upstream = quirky(loop=True)
     runtime = get_runtime(make_app(external_api_url=upstream.url, external_page_size=10))
     record = ingest(runtime, TENANT)
-    assert record["status"] == "completed"
+    assert record["status"] == "completed" and record["stopped_early"] == "page loop"
     assert record["processed_pages"] == 1 and record["http"]["calls"] == 1
     assert record["counts"]["deleted"] == 0

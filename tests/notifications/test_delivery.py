@@ -111,7 +111,9 @@ def test_a_timeout_is_a_failed_attempt_and_a_breaker_failure(notify_app, enqueue
     [alert] = enqueue(runtime, 1)
     runtime.delivery.drain()
     doc = stored(runtime, alert)
-    assert doc["status"] == "dead" and doc["attempts"] == 2 and doc["last_error"] == "timeout: ReadTimeout"
+    assert doc["status"] == "dead" and doc["attempts"] == 2
+    # The socket's read timeout and the call's deadline are both 0.05 s here: either may fire first.
+    assert doc["last_error"] in ("timeout: ReadTimeout", "timeout: CallTimedOut")
     assert runtime.notify_breaker.status(runtime.clock.now())["window"] == ["failure", "failure"]
 
 

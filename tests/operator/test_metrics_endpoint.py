@@ -41,10 +41,10 @@ def test_requests_are_counted_by_route_template_never_by_raw_path(client, scrape
     assert client.open("/health", method="BREW").status_code == 405
 
     samples = scrape(client)
-    assert samples.value("ticketsvc_http_requests_total", method="GET", endpoint="/tickets/<ticket_id>",
+    assert samples.value("ticketsvc_http_requests_total", method="GET", endpoint="/tickets/<path:ticket_id>",
                          status="404") == 2
     assert samples.value("ticketsvc_http_request_duration_seconds_count", method="GET",
-                         endpoint="/tickets/<ticket_id>") == 2
+                         endpoint="/tickets/<path:ticket_id>") == 2
     assert samples.value("ticketsvc_http_requests_total", method="GET", endpoint="unmatched", status="404") == 1
     # An invented method is one bounded label value, not a new series per spelling.
     assert samples.value("ticketsvc_http_requests_total", method="other", endpoint="unmatched", status="405") == 1

@@ -135,7 +135,7 @@ def test_sigkilled_workers_run_is_reaped_by_another_service_and_the_next_run_com
 
     db_name = "ticketsvc_crash_" + uuid.uuid4().hex[:12]
     env = dict(MONGO_URL=TEST_MONGO_URL, MONGO_DB=db_name, GUNICORN_WORKERS=2, EXTERNAL_PAGE_SIZE=10,
-               LOCK_TTL_S=3, LOCK_HEARTBEAT_S=1, REAPER_INTERVAL_S=0.5)
+               LOCK_TTL_S=3, LOCK_HEARTBEAT_S=1, HTTP_TOTAL_TIMEOUT_S=2, REAPER_INTERVAL_S=0.5)
     victim = gunicorn_service(**env)
     survivor = gunicorn_service(**env)
     database = Database(base_settings(mongo_url=TEST_MONGO_URL, mongo_db=db_name))

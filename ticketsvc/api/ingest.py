@@ -37,6 +37,11 @@ class HttpFiguresSchema(Schema):
     waited_s = fields.Float()
 
 
+class WaitingSchema(Schema):
+    reason = fields.String(metadata={"description": "rate_limit | backoff"})
+    until = Timestamp()
+
+
 class JobSchema(Schema):
     """An ingestion run: the job and its audit record in one."""
 
@@ -48,6 +53,11 @@ class JobSchema(Schema):
     cancel_requested = fields.Boolean()
     stop_reason = fields.String(allow_none=True, metadata={
         "description": "why the run stopped early: " + " | ".join(r.value for r in StopReason) + " (else null)"})
+    stopped_early = fields.String(allow_none=True, metadata={
+        "description": "why a run that ended did not see every page (page loop | page limit), else null; "
+                       "such a run deletes nothing"})
+    waiting = fields.Nested(WaitingSchema, allow_none=True, metadata={
+        "description": "while the run waits on the upstream's rate limit or a backoff: why and until when"})
     progress = fields.Integer(metadata={"description": "0-100"})
     total_pages = fields.Integer(allow_none=True)
     processed_pages = fields.Integer()

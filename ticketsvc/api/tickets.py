@@ -205,7 +205,7 @@ class UrgentTickets(MethodView):
         return page.body("tickets")
 
 
-@blp.route("/<ticket_id>")
+@blp.route("/<path:ticket_id>")
 class TicketDetail(MethodView):
     @blp.arguments(TenantQuerySchema, location="query", unknown=RAISE)
     @blp.arguments(TicketPathSchema, location="path", as_kwargs=True)
@@ -220,7 +220,7 @@ class TicketDetail(MethodView):
         return ticket
 
 
-@blp.route("/<ticket_id>/history")
+@blp.route("/<path:ticket_id>/history")
 class TicketHistory(MethodView):
     @blp.arguments(TenantPageQuerySchema, location="query", unknown=RAISE)
     @blp.arguments(TicketPathSchema, location="path", as_kwargs=True)

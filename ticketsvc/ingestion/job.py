@@ -83,6 +83,8 @@ class IngestionJob:
     total_pages: int | None = None
     status: JobStatus = JobStatus.RUNNING
     stop_reason: StopReason | None = None
+    stopped_early: str | None = None  # why a run that ended well did not see every page ("page loop")
+    waiting: dict | None = None  # {"reason", "until"} while it waits on the rate limit or a backoff
     error: str | None = None
     last_heartbeat: datetime | None = None
     # Set by this process's shutdown; a user's cancel arrives through the record instead.
@@ -102,6 +104,14 @@ class IngestionJob:
     def fail(self, error: str | None, stop_reason: StopReason | None = None) -> None:
         self._end(JobStatus.FAILED, error=error, stop_reason=stop_reason)
 
+    def cancel_came_last(self, control: dict | None) -> bool:
+        """A run that completed, but whose cancel came in after its last check, ends
+        ``cancelled`` (its record said ``cancel_requested``: never ``completed`` with it)."""
+        if self.status is not JobStatus.COMPLETED or not control or control.get("status") != JobStatus.RUNNING:
+            return False
+        self.status, self.stop_reason = JobStatus.CANCELLED, StopReason.USER_CANCEL
+        return True
+
     def _end(self, status: JobStatus, *, error: str | None = None, stop_reason: StopReason | None = None) -> None:
         if self.status is not JobStatus.RUNNING:
             raise RuntimeError(f"job {self.job_id} already ended {self.status.value}")
@@ -110,7 +120,8 @@ class IngestionJob:
     # -- as stored ------------------------------------------------------------------------
     def figures(self) -> dict[str, Any]:
         return {"processed_pages": self.processed_pages, "total_pages": self.total_pages,
-                "counts": self.counts.as_dict(), "http": self.http.as_dict()}
+                "counts": self.counts.as_dict(), "http": self.http.as_dict(),
+                "stopped_early": self.stopped_early, "waiting": self.waiting}
 
     def record(self) -> dict[str, Any]:
         """The record as first written."""
@@ -178,13 +189,17 @@ class JobRecords:
                                                    return_document=ReturnDocument.AFTER)
 
     def finalise(self, job: IngestionJob, now: datetime) -> dict | None:
-        """Write the job's end; the final record, or None if it was already final. Tried once
-        more after a failover: only the run writes its own final status (the reaper writes
-        ``abandoned``), so matching it too makes a retry of a write that landed a no-op.
-        A write that fails twice is logged and raised: the reaper finalises the record."""
+        """Write the job's end; the final record, or None if it was already final (or, for
+        a completed job, if a cancel was asked for meanwhile: a cancel that came last wins).
+        Tried once more after a failover: only the run writes its own final status (the
+        reaper writes ``abandoned``), so matching it too makes a retry of a write that landed
+        a no-op. A write that fails twice is logged and raised: the reaper finalises the record."""
+        final = {"tenant_id": job.tenant_id, "job_id": job.job_id, "status": {"$in": [_RUNNING, job.status.value]}}
+        if job.status is JobStatus.COMPLETED:
+            final["cancel_requested"] = {"$ne": True}
         try:
             return retry_once(lambda: self.collection.find_one_and_update(
-                {"tenant_id": job.tenant_id, "job_id": job.job_id, "status": {"$in": [_RUNNING, job.status.value]}},
+                final,
                 {"$set": {"status": job.status.value, "ended_at": now,
                           "duration_s": _duration_s(job.started_at, now), **job.figures(), "error": job.error,
                           "stop_reason": job.stop_reason.value if job.stop_reason else None}},

@@ -83,16 +83,25 @@ class RunningJob:
             runner.records.heartbeat(job, now)
             job.last_heartbeat = now
 
-    def wait(self, seconds: float) -> None:
-        """Sleep in short slices, keeping the lease and watching for a stop."""
+    def wait(self, seconds: float, reason: str | None = None) -> None:
+        """Sleep in short slices, keeping the lease and watching for a stop; while it waits,
+        the record says for what and until when (``waiting``)."""
         clock = self.runner.clock
         deadline = clock.now() + timedelta(seconds=seconds)
-        while True:
-            self.checkpoint()
-            remaining = (deadline - clock.now()).total_seconds()
-            if remaining <= 0:
-                return
-            clock.sleep(min(remaining, WAIT_SLICE_S))
+        if reason is not None:
+            self.job.waiting = {"reason": reason, "until": deadline}
+            self.save_progress()
+        try:
+            while True:
+                self.checkpoint()
+                remaining = (deadline - clock.now()).total_seconds()
+                if remaining <= 0:
+                    return
+                clock.sleep(min(remaining, WAIT_SLICE_S))
+        finally:
+            if reason is not None:
+                self.job.waiting = None
+                self.save_progress()
 
     def save_progress(self) -> None:
         self.runner.records.save_progress(self.job)
@@ -173,6 +182,7 @@ class IngestionRunner:
         running = RunningJob(self, job)
         try:
             self._tenant_sync(running).run(job)
+            running.checkpoint()  # a cancel or a lost lease during the last call ends it here
             job.complete()
         except JobStopped as stopped:
             if stopped.reason is StopReason.LEASE_LOST:
@@ -206,6 +216,8 @@ class IngestionRunner:
 
     def _finish(self, job: IngestionJob) -> None:
         record = self.records.finalise(job, self.clock.now())
+        if record is None and job.cancel_came_last(self.records.control(job.job_id)):
+            record = self.records.finalise(job, self.clock.now())
         if record is None:
             log.warning("job %s ended %s but its record was already final", job.job_id, job.status.value)
             return

@@ -21,13 +21,12 @@ log = logging.getLogger(__name__)
 
 MAX_PAGES = 100_000
 MAX_SINGLE_CHECKS = 50  # single-ticket confirmations of a deletion per run (each costs budget)
+PAGE_LOOP = "page loop"  # ``stopped_early`` of a walk the loop guard stopped
 
 
 class JobControl(Caller, Protocol):
-    """What the running job lends its sync (and, as a ``Caller``, the upstream client)."""
-
-    def checkpoint(self) -> None:
-        """Raise ``JobStopped`` if the job must stop; keep its lease alive."""
+    """What the running job lends its sync (and, as a ``Caller``, the upstream client):
+    ``checkpoint()`` raises ``JobStopped`` if the job must stop, and keeps its lease alive."""
 
     def save_progress(self) -> None:
         """Write the job's figures to its record."""
@@ -57,6 +56,12 @@ class TenantSync:
             control.checkpoint()
             requested.add(page_number)
             page = self.upstream.fetch_page(job.tenant_id, page_number, control)
+            control.checkpoint()  # whatever the page says next, a stop that came in during the call lands first
+            if page.excess:
+                log.warning("job %s: page %d had %d tickets past the page size %d; not taken (invalid)",
+                            job.job_id, page_number, page.excess, self.page_size)
+                job.counts.fetched += page.excess
+                job.counts.invalid += page.excess
             if page.total_count is not None and job.total_pages is None:
                 job.total_pages = max(1, math.ceil(page.total_count / self.page_size))
             if not page.tickets:
@@ -65,6 +70,7 @@ class TenantSync:
             fingerprint = _fingerprint(page.tickets)
             if fingerprint in fingerprints:
                 log.warning("job %s: page %d repeats an earlier page; stopping (loop guard)", job.job_id, page_number)
+                job.stopped_early = PAGE_LOOP
                 control.save_progress()
                 return False
             fingerprints.add(fingerprint)
@@ -77,9 +83,13 @@ class TenantSync:
             if page.next_page in requested:
                 log.warning("job %s: next_page %s was already fetched; stopping (loop guard)",
                             job.job_id, page.next_page)
+                job.stopped_early = PAGE_LOOP
+                control.save_progress()
                 return False
             page_number = page.next_page
         log.warning("job %s: stopped after %d pages (MAX_PAGES)", job.job_id, MAX_PAGES)
+        job.stopped_early = "page limit"
+        control.save_progress()
         return False
 
     def _confirm_deletions(self, job: IngestionJob) -> None:
