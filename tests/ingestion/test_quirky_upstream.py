@@ -104,5 +104,7 @@ def test_a_paging_loop_stops_at_the_repeated_page_and_deletes_nothing(make_app, 
     runtime = get_runtime(make_app(external_api_url=upstream.url, external_page_size=10))
     record = ingest(runtime, TENANT)
     assert record["status"] == "completed"
-    assert record["processed_pages"] == 1 and record["http"]["calls"] == 1
+    # One page, and one ask of the change feed this upstream does not have (a 404).
+    assert record["processed_pages"] == 1 and record["http"]["calls"] == 2
+    assert record["mode"] == "full" and record["feed"]["available"] is False
     assert record["counts"]["deleted"] == 0
