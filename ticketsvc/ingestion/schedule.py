@@ -47,8 +47,9 @@ class TenantSchedule:
                                   "last_run_status": job.status.value}
         if completed:
             fields.update(last_complete_run_at=now, last_complete_run_mode=fields["last_run_mode"],
-                          last_complete_job_id=job.job_id, feed_as_of=job.feed_as_of,
-                          feed_available=job.feed.get("available"))
+                          last_complete_job_id=job.job_id, feed_as_of=job.feed_as_of)
+            if "available" in job.feed:  # a run that did not ask the feed knows nothing new
+                fields["feed_available"] = job.feed["available"]
             if job.mode is SyncMode.FULL:
                 fields.update(last_full_sync_at=job.started_at, last_complete_rules_version=self.rules_version)
         self.collection.update_one({"_id": job.tenant_id}, {"$set": fields}, upsert=True)
