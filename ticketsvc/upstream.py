@@ -104,11 +104,12 @@ class ChangePage:
 
 
 class FeedUnavailable(Exception):
-    """The change feed cannot serve this walk: the upstream has none (404) or refused the
-    request or cursor (400). The caller walks the pages instead."""
+    """The change feed cannot serve this walk: the upstream has none (404), refused the
+    request or cursor (400), or answered something that is not a feed page. The caller
+    walks the pages instead."""
 
-    def __init__(self, status: int):
-        super().__init__(f"change feed answered HTTP {status}")
+    def __init__(self, reason: str, status: int | None = None):
+        super().__init__(reason)
         self.status = status
 
 
@@ -153,20 +154,24 @@ class UpstreamClient:
                       page_size: int | None = None) -> ChangePage:
         """One page of the change feed since ``since`` (ISO 8601), continuing ``cursor``.
 
-        Raises ``FeedUnavailable`` on a 404 or 400 (no feed, unknown cursor), with no retry.
+        Raises ``FeedUnavailable`` on a 404 or 400 (no feed, unknown cursor; not retried)
+        and on a body that is not a feed page (a cursor misread could end a walk early).
         """
         params = {"tenant_id": tenant_id, "since": since, "page_size": page_size or self.settings.external_page_size}
         if cursor is not None:
             params["cursor"] = cursor
         body = self._get_json("/external/ticket-changes", params, caller, none_on=FEED_UNAVAILABLE)
         if isinstance(body, _Absent):
-            raise FeedUnavailable(body.status)
+            raise FeedUnavailable(f"change feed answered HTTP {body.status}", body.status)
         if not isinstance(body, dict) or not isinstance(body.get("tickets"), list):
-            raise UpstreamError("ticket-changes: body has no 'tickets' list")
+            raise FeedUnavailable("change feed answered a body without a 'tickets' list")
         next_cursor = body.get("next_cursor")
+        if isinstance(next_cursor, int) and not isinstance(next_cursor, bool):
+            next_cursor = str(next_cursor)
+        if next_cursor is not None and not isinstance(next_cursor, str):
+            raise FeedUnavailable(f"change feed answered a next_cursor that is not one: {next_cursor!r:.50}")
         as_of = body.get("as_of")
-        return ChangePage(tickets=body["tickets"], next_cursor=next_cursor if isinstance(next_cursor, str) else None,
-                          as_of=as_of if isinstance(as_of, str) else None)
+        return ChangePage(tickets=body["tickets"], next_cursor=next_cursor, as_of=as_of if isinstance(as_of, str) else None)
 
     def deleted_ids(self, tenant_id: str, caller: Caller) -> set[str]:
         body = self._get_json("/external/deleted-tickets", {"tenant_id": tenant_id}, caller)

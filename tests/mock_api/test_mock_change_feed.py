@@ -3,21 +3,12 @@ opaque cursor, deletions carried in the feed, changes during a walk never lost, 
 switch that makes the upstream one without the feed (404)."""
 import pytest
 
-from mock_api.clock import format_iso
-
 FEED = "/external/ticket-changes"
 
 
 @pytest.fixture
 def app(make_app):
     return make_app(rate_limit_calls=10_000)
-
-
-@pytest.fixture
-def later(clock):
-    """An hour past data generation: the feed since "later" starts empty."""
-    clock.advance(3600)
-    return format_iso(clock.now())
 
 
 def walk(get_json, tenant_id, since, page_size=100):
