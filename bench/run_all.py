@@ -20,6 +20,7 @@ BENCH = Path(__file__).resolve().parent
 # name -> (script, quick arguments)
 BENCHMARKS = {
     "ingest": ("ingest_bench.py", []),
+    "resync": ("resync_bench.py", ["--window", "2"]),
     "classify": ("classify_bench.py", []),
     "stats": ("stats_bench.py", ["--sizes", "10000"]),
     "notify": ("notify_bench.py", ["--mode", "realistic", "--alerts", "500"]),

@@ -27,6 +27,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--now", default=None, help="ISO 8601 'now' the data is generated around (default: start-up)")
     parser.add_argument("--rate-limit-calls", type=int, default=defaults.rate_limit_calls)
     parser.add_argument("--rate-limit-window-s", type=float, default=defaults.rate_limit_window_s)
+    parser.add_argument("--no-change-feed", action="store_true",
+                        help="answer 404 on /external/ticket-changes (an upstream without the feed)")
     parser.add_argument("--notify-latency-ms", type=_pair, default=notify.latency_ms, help="min,max (default: 100,500)")
     parser.add_argument("--notify-fail-first-attempts", type=int, default=notify.fail_first_attempts)
     parser.add_argument("--notify-fail-share", type=float, default=notify.fail_share)
@@ -45,6 +47,7 @@ def build_config(args: argparse.Namespace) -> MockConfig:
         now=args.now,
         rate_limit_calls=args.rate_limit_calls,
         rate_limit_window_s=args.rate_limit_window_s,
+        change_feed=not args.no_change_feed,
         notify=NotifyConfig(
             fail_first_attempts=args.notify_fail_first_attempts,
             fail_share=args.notify_fail_share,

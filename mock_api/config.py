@@ -52,6 +52,7 @@ class MockConfig:
     recent_share: float = 0.04
     rate_limit_calls: int = 60
     rate_limit_window_s: float = 60.0
+    change_feed: bool = True  # off: /external/ticket-changes answers 404 (an upstream without it)
     notify: NotifyConfig = field(default_factory=NotifyConfig)
 
     def validate(self) -> "MockConfig":
@@ -83,6 +84,8 @@ class MockConfig:
         _number(self.rate_limit_window_s, "rate_limit_window_s", minimum=0.0)
         if self.rate_limit_window_s <= 0:
             raise ConfigError("rate_limit_window_s must be > 0")
+        if not isinstance(self.change_feed, bool):
+            raise ConfigError("change_feed must be true or false")
         if not isinstance(self.notify, NotifyConfig):
             raise ConfigError("notify must be a NotifyConfig")
         self.notify.validate()
@@ -113,8 +116,9 @@ class MockConfig:
         return replace(self, **changes).validate()
 
     def with_limits(self, body: dict) -> "MockConfig":
-        """The config ``POST /admin/config`` asks for: rate limit and notify behaviour."""
-        _only(body, {"rate_limit_calls", "rate_limit_window_s", "notify"}, "config")
+        """The config ``POST /admin/config`` asks for: rate limit, change feed on or off,
+        notify behaviour."""
+        _only(body, {"rate_limit_calls", "rate_limit_window_s", "change_feed", "notify"}, "config")
         changes = {k: v for k, v in body.items() if k != "notify"}
         if "rate_limit_window_s" in changes:
             changes["rate_limit_window_s"] = _number(changes["rate_limit_window_s"], "rate_limit_window_s")

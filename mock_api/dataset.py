@@ -2,9 +2,16 @@
 
 Order is creation order (the order tickets were generated, sorted by ``created_at``, then
 appended), kept in lists so paging never depends on field values a test may corrupt.
+
+Every change (creation, update, deletion, restore, corruption) stamps the ticket with a
+change time of the store's own: strictly increasing, never earlier than the clock at the
+change. The change feed is ordered by that stamp, so a change made while a client walks
+the feed sorts after every ticket already served (it appears later in the same walk), and
+a change made after the walk is stamped at or after its ``as_of`` (the next run sees it).
 """
 from __future__ import annotations
 
+import heapq
 import math
 import random
 from bisect import bisect_right
@@ -24,19 +31,26 @@ _URGENCY_CUM = (("high", 0.12), ("medium", 0.50), ("low", 1.0))
 _NEVER_UPDATED_SHARE = 0.4
 _MEAN_UPDATE_DELAY_S = 2 * 86400
 DAY_S = 86400
+# The smallest step between two change stamps: keeps stamps strictly increasing when the
+# clock stands still (a fake clock) or two changes fall in one clock tick.
+STAMP_STEP_S = 0.001
 
 
 class StoredTicket:
     """One upstream ticket. ``tenant_id``/``id`` are its key; ``data`` is what is served
     (and may be corrupted on purpose)."""
 
-    __slots__ = ("tenant_id", "id", "data", "deleted_at")
+    __slots__ = ("tenant_id", "id", "data", "deleted_at", "changed_at")
 
-    def __init__(self, tenant_id: str, ticket_id: str, data: dict):
+    def __init__(self, tenant_id: str, ticket_id: str, data: dict, changed_at: float):
         self.tenant_id = tenant_id
         self.id = ticket_id
         self.data = data
         self.deleted_at: float | None = None
+        self.changed_at = changed_at  # the store's stamp of its last change (the feed's order)
+
+    def feed_key(self) -> tuple[float, str]:
+        return (self.changed_at, self.id)
 
     def served(self, with_deletion: bool = False) -> dict:
         view = dict(self.data)
@@ -58,6 +72,7 @@ class TicketStore:
         self._last_number = {t: 0 for t in self.tenants}
         self._deleted = 0
         self._by_urgency = by_urgency()
+        self._last_stamp = float("-inf")
 
     @classmethod
     def generate(cls, config: MockConfig, now_s: float) -> "TicketStore":
@@ -93,7 +108,8 @@ class TicketStore:
                 updated = min(now, created + int(rng.expovariate(1 / _MEAN_UPDATE_DELAY_S)))
             fields = store.random_fields(tenant, rng)
             fields["status"] = STATUSES[bisect_right(_STATUS_CUM, rand() * _STATUS_CUM[-1])]
-            store._append(tenant, fields, format_iso(created), format_iso(updated))
+            store._append(tenant, fields, format_iso(created), format_iso(updated), changed_at=float(updated))
+        store._last_stamp = max((t.changed_at for t in store._order), default=float("-inf"))
         return store
 
     # --- reads ------------------------------------------------------------------------
@@ -134,6 +150,14 @@ class TicketStore:
         source = self._order if tenant_id is None else self._by_tenant.get(tenant_id, [])
         return [t.id for t in source if t.deleted_at is not None] if self._deleted else []
 
+    def changes(self, tenant_id: str, since_s: float, after: tuple[float, str] | None,
+                limit: int) -> list[StoredTicket]:
+        """Up to ``limit`` of the tenant's tickets (deleted ones too) changed at or after
+        ``since_s``, after the feed position ``after``, in feed order."""
+        candidates = (t for t in self._by_tenant.get(tenant_id, ())
+                      if t.changed_at >= since_s and (after is None or t.feed_key() > after))
+        return heapq.nsmallest(limit, candidates, key=StoredTicket.feed_key)
+
     def find(self, tenant_id: str, ticket_id: str) -> StoredTicket | None:
         return self._index.get((tenant_id, ticket_id))
 
@@ -156,7 +180,7 @@ class TicketStore:
     def create(self, tenant_id: str, fields: dict, now_s: float) -> StoredTicket:
         """Append a ticket created now; ``fields`` override the defaults as given."""
         stamp = format_iso(now_s)
-        return self._append(tenant_id, {"status": "open", **fields}, stamp, stamp)
+        return self._append(tenant_id, {"status": "open", **fields}, stamp, stamp, changed_at=self._stamp(now_s))
 
     def update(self, ticket: StoredTicket, fields: dict, now_s: float, updated_at: str | None) -> None:
         """Change fields; ``updated_at`` is the given value, else now, always later than before."""
@@ -170,26 +194,36 @@ class TicketStore:
                 pass
             updated_at = format_iso(now)
         ticket.data["updated_at"] = updated_at
+        ticket.changed_at = self._stamp(now_s)
 
     def delete(self, ticket: StoredTicket, now_s: float) -> None:
         if ticket.deleted_at is None:
             ticket.deleted_at = now_s
+            ticket.changed_at = self._stamp(now_s)
             self._deleted += 1
 
-    def restore(self, ticket: StoredTicket) -> None:
+    def restore(self, ticket: StoredTicket, now_s: float) -> None:
         if ticket.deleted_at is not None:
             ticket.deleted_at = None
+            ticket.changed_at = self._stamp(now_s)
             self._deleted -= 1
 
-    def corrupt(self, ticket: StoredTicket, fields: dict) -> None:
+    def corrupt(self, ticket: StoredTicket, fields: dict, now_s: float) -> None:
         """Store raw values as given; ``None`` removes the field."""
         for name, value in fields.items():
             if value is None:
                 ticket.data.pop(name, None)
             else:
                 ticket.data[name] = value
+        ticket.changed_at = self._stamp(now_s)
 
-    def _append(self, tenant_id: str, fields: dict, created_at: str, updated_at: str) -> StoredTicket:
+    def _stamp(self, now_s: float) -> float:
+        """The next change stamp: the clock, but always after the previous stamp."""
+        self._last_stamp = max(float(now_s), self._last_stamp + STAMP_STEP_S)
+        return self._last_stamp
+
+    def _append(self, tenant_id: str, fields: dict, created_at: str, updated_at: str, *,
+                changed_at: float) -> StoredTicket:
         number = self._last_number[tenant_id] + 1
         self._last_number[tenant_id] = number
         ticket_id = f"tkt-{number:06d}"
@@ -205,7 +239,7 @@ class TicketStore:
             "updated_at": updated_at,
         }
         data.update(fields)
-        ticket = StoredTicket(tenant_id, ticket_id, data)
+        ticket = StoredTicket(tenant_id, ticket_id, data, changed_at)
         self._order.append(ticket)
         self._by_tenant[tenant_id].append(ticket)
         self._index[(tenant_id, ticket_id)] = ticket

@@ -94,11 +94,11 @@ def apply_mutation(store: TicketStore, mutation: Mutation, now_s: float, rng: ra
         result["created"].append(store.create(tenant, fields, now_s).id)
 
     for ticket_id in mutation.restore:
-        store.restore(store.find(tenant, ticket_id))
+        store.restore(store.find(tenant, ticket_id), now_s)
         result["restored"].append(ticket_id)
 
     for ticket_id, fields in mutation.corrupt:
-        store.corrupt(store.find(tenant, ticket_id), fields)
+        store.corrupt(store.find(tenant, ticket_id), fields, now_s)
         result["corrupted"].append(ticket_id)
     return result
 

@@ -6,6 +6,7 @@ from functools import wraps
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
+from .clock import parse_iso
 from .errors import BadRequest
 from .notify import parse_notify_request
 from .upstream import MockUpstream
@@ -63,6 +64,27 @@ def list_tickets():
     page = _int_arg("page", 1, minimum=1)
     page_size = _int_arg("page_size", DEFAULT_PAGE_SIZE, minimum=1, maximum=MAX_PAGE_SIZE)
     return jsonify(upstream().list_tickets(page, page_size, _tenant_arg(), _bool_arg("include_deleted")))
+
+
+@external.get("/ticket-changes")
+@external_call("/external/ticket-changes")
+def ticket_changes():
+    tenant_id = _tenant_arg()
+    if tenant_id is None:
+        raise BadRequest("tenant_id is required")
+    raw_since = request.args.get("since")
+    if not raw_since:
+        raise BadRequest("since is required (ISO 8601)")
+    try:
+        since_s = parse_iso(raw_since)
+    except ValueError:
+        raise BadRequest("since must be an ISO 8601 time") from None
+    cursor = request.args.get("cursor") or None
+    page_size = _int_arg("page_size", DEFAULT_PAGE_SIZE, minimum=1, maximum=MAX_PAGE_SIZE)
+    page = upstream().ticket_changes(tenant_id, since_s, cursor, page_size)
+    if page is None:
+        return jsonify(error="no such endpoint: /external/ticket-changes"), 404
+    return jsonify(page)
 
 
 @external.get("/support-tickets/<ticket_id>")

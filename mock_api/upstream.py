@@ -15,6 +15,7 @@ from .config import MockConfig
 from .dataset import TicketStore
 from .errors import MockApiError
 from .faults import Admission, Faults
+from .feed import changes_page
 from .mutations import Mutation, apply_mutation, parse_mutation
 from .notify import FlakyNotifier, NotifyOutcome, NotifyRequest
 from .ratelimit import RollingWindowLimiter
@@ -66,6 +67,13 @@ class MockUpstream:
     def list_tickets(self, page: int, page_size: int, tenant_id: str | None, include_deleted: bool) -> dict:
         with self._lock:
             return self.store.page(page, page_size, tenant_id, include_deleted, self.faults.foreign_tickets)
+
+    def ticket_changes(self, tenant_id: str, since_s: float, cursor: str | None, page_size: int) -> dict | None:
+        """One page of the change feed, or None when the feed is switched off (a 404)."""
+        with self._lock:
+            if not self.config.change_feed:
+                return None
+            return changes_page(self.store, tenant_id, since_s, cursor, page_size, self.now())
 
     def get_ticket(self, ticket_id: str, tenant_id: str | None) -> dict:
         with self._lock:

@@ -140,6 +140,7 @@ class Settings:
     notify_lease_s: float = setting("NOTIFY_LEASE_S", "30", _float(0, exclusive_min=True))
     ingest_workers: int = setting("INGEST_WORKERS", "4", _int(1, 64))
     sync_interval_s: float = setting("SYNC_INTERVAL_S", "900", _float(0))
+    full_sync_interval_s: float = setting("FULL_SYNC_INTERVAL_S", "86400", _float(0))
     reaper_interval_s: float = setting("REAPER_INTERVAL_S", "15", _float(0, exclusive_min=True))
     http_connect_timeout_s: float = setting("HTTP_CONNECT_TIMEOUT_S", "3", _float(0, exclusive_min=True))
     http_read_timeout_s: float = setting("HTTP_READ_TIMEOUT_S", "10", _float(0, exclusive_min=True))

@@ -196,6 +196,25 @@ class _CallWatch:
 
 
 @dataclass(frozen=True)
+class ChangePage:
+    """One page of the change feed; ``as_of`` is the upstream's time (raw ISO text)."""
+
+    tickets: list[Any]
+    next_cursor: str | None
+    as_of: str | None
+
+
+class FeedUnavailable(Exception):
+    """The change feed cannot serve this walk: the upstream has none (404), refused the
+    request or cursor (400), or answered something that is not a feed page. The caller
+    walks the pages instead."""
+
+    def __init__(self, reason: str, status: int | None = None):
+        super().__init__(reason)
+        self.status = status
+
+
+@dataclass(frozen=True)
 class NotifyResult:
     """One ``/notify`` attempt, classified."""
 
@@ -235,6 +254,29 @@ class UpstreamClient:
         return TicketPage(tickets=tickets[:size], next_page=_whole_number(body.get("next_page")), total_count=total,
                           excess=max(len(tickets) - size, 0))
 
+    def fetch_changes(self, tenant_id: str, since: str, cursor: str | None, caller: Caller, *,
+                      page_size: int | None = None) -> ChangePage:
+        """One page of the change feed since ``since`` (ISO 8601), continuing ``cursor``.
+
+        Raises ``FeedUnavailable`` on a 404 or 400 (no feed, unknown cursor; not retried)
+        and on a body that is not a feed page (a cursor misread could end a walk early).
+        """
+        params = {"tenant_id": tenant_id, "since": since, "page_size": page_size or self.settings.external_page_size}
+        if cursor is not None:
+            params["cursor"] = cursor
+        body = self._get_json("/external/ticket-changes", params, caller, none_on=FEED_UNAVAILABLE)
+        if isinstance(body, _Absent):
+            raise FeedUnavailable(f"change feed answered HTTP {body.status}", body.status)
+        if not isinstance(body, dict) or not isinstance(body.get("tickets"), list):
+            raise FeedUnavailable("change feed answered a body without a 'tickets' list")
+        next_cursor = body.get("next_cursor")
+        if isinstance(next_cursor, int) and not isinstance(next_cursor, bool):
+            next_cursor = str(next_cursor)
+        if next_cursor is not None and not isinstance(next_cursor, str):
+            raise FeedUnavailable(f"change feed answered a next_cursor that is not one: {next_cursor!r:.50}")
+        as_of = body.get("as_of")
+        return ChangePage(tickets=body["tickets"], next_cursor=next_cursor, as_of=as_of if isinstance(as_of, str) else None)
+
     def deleted_ids(self, tenant_id: str, caller: Caller) -> set[str]:
         body = self._get_json("/external/deleted-tickets", {"tenant_id": tenant_id}, caller)
         ids = body.get("deleted_ids") if isinstance(body, dict) else None
@@ -245,7 +287,9 @@ class UpstreamClient:
     def fetch_ticket(self, tenant_id: str, ticket_id: str, caller: Caller) -> dict | None:
         """The ticket, or None when the upstream answers 404 (it is gone)."""
         body = self._get_json(f"/external/support-tickets/{quote(ticket_id, safe='')}", {"tenant_id": tenant_id},
-                              caller, none_on_404=True)
+                              caller, none_on=(404,))
+        if isinstance(body, _Absent):
+            return None
         if isinstance(body, dict) and isinstance(body.get("ticket"), dict):
             return body["ticket"]  # some upstreams wrap the single ticket
         return body
@@ -335,8 +379,9 @@ class UpstreamClient:
         watch.raise_if_stopped()  # a cut connection can look like the end of the body
         return body  # not copied: a body near the cap would be held twice
 
-    def _get_json(self, path: str, params: dict, caller: Caller, none_on_404: bool = False) -> Any:
-        """One ticket-API call with its retries: the parsed body, or ``UpstreamError``."""
+    def _get_json(self, path: str, params: dict, caller: Caller, none_on: tuple[int, ...] = ()) -> Any:
+        """One ticket-API call with its retries: the parsed body, ``_Absent`` for a status in
+        ``none_on`` (an answer, not a failure: never retried), or ``UpstreamError``."""
         stats = caller.stats
         failures = 0
         rate_limited = 0
@@ -345,7 +390,7 @@ class UpstreamClient:
             try:
                 stats.calls += 1
                 response = self._send("GET", path, params=params, caller=caller)
-                problem, body = self._read(response, none_on_404)
+                problem, body = self._read(response, none_on)
             except requests.RequestException as exc:
                 response, problem, body = None, f"{type(exc).__name__}", None
             except ResponseRefused:
@@ -376,11 +421,11 @@ class UpstreamClient:
             self._wait(caller, delay, "backoff")
 
     @staticmethod
-    def _read(response: Answer, none_on_404: bool) -> tuple[str | None, Any]:
+    def _read(response: Answer, none_on: tuple[int, ...]) -> tuple[str | None, Any]:
         """(why the response is unusable or None, its parsed body); a 429 is handled apart."""
         status = response.status_code
-        if status == 404 and none_on_404:
-            return None, None
+        if status in none_on:
+            return None, _Absent(status)
         if status != 200:
             return f"HTTP {status}", None
         try:
@@ -416,6 +461,16 @@ def _bounded_int(digits: str) -> int | str:
     """A JSON integer; one too long to be any id or count stays text (the schema then
     rejects it), so one absurd number cannot make a whole page unreadable."""
     return int(digits) if len(digits) <= MAX_INTEGER_DIGITS else digits
+
+
+FEED_UNAVAILABLE = (400, 404)  # the feed's answers that mean "walk the pages instead"
+
+
+@dataclass(frozen=True)
+class _Absent:
+    """An answer meaning "not here" (a status the caller named), not a failed call."""
+
+    status: int
 
 
 def _whole_number(value: Any) -> int | None:

@@ -32,7 +32,9 @@ def peak_rss_mb() -> float:
 
 
 def main(url: str, tenant_id: str, overrides: str) -> None:
-    runtime = get_runtime(create_app(base_settings(external_api_url=url, **json.loads(overrides))))
+    # A hostile upstream has no change feed: a full walk that does not first ask for it.
+    settings = {"full_sync_interval_s": 0, **json.loads(overrides)}
+    runtime = get_runtime(create_app(base_settings(external_api_url=url, **settings)))
     runtime.classifier.classify("warm up", "the export is broken")  # lazy tables load before the baseline
     before = peak_rss_mb()
     started = time.monotonic()

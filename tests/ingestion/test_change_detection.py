@@ -51,7 +51,8 @@ def test_an_older_updated_at_is_ignored(runtime, mock_upstream, database):
     assert _history(database, "tkt-000005", "updated") == []
 
 
-def test_upstream_deletions_are_soft_deleted_after_a_complete_run(runtime, mock_upstream, database):
+def test_upstream_deletions_are_soft_deleted_after_a_complete_run(make_app, mock_upstream, database):
+    runtime = get_runtime(make_app(full_sync_interval_s=0))  # the full walk's confirmation (the feed's: test_change_feed)
     ingest(runtime, TENANT)
     mock_upstream.admin("POST", "/admin/mutate", json={"tenant_id": TENANT, "delete": ["tkt-000002", "tkt-000007"]})
     record = ingest(runtime, TENANT)
@@ -65,7 +66,7 @@ def test_upstream_deletions_are_soft_deleted_after_a_complete_run(runtime, mock_
 
 
 def test_no_deletion_after_a_cancelled_run(make_app, mock_upstream, database):
-    runtime = get_runtime(make_app(external_page_size=10))
+    runtime = get_runtime(make_app(external_page_size=10, full_sync_interval_s=0))
     ingest(runtime, TENANT)
     live_before = _live(database)
     mock_upstream.admin("POST", "/admin/mutate", json={"tenant_id": TENANT, "delete": ["tkt-000002"]})
@@ -79,7 +80,7 @@ def test_no_deletion_after_a_cancelled_run(make_app, mock_upstream, database):
 
 
 def test_no_deletion_after_a_failed_run(make_app, mock_upstream, database):
-    runtime = get_runtime(make_app(external_page_size=10, http_max_attempts=2))
+    runtime = get_runtime(make_app(external_page_size=10, http_max_attempts=2, full_sync_interval_s=0))
     ingest(runtime, TENANT)
     live_before = _live(database)
     mock_upstream.admin("POST", "/admin/mutate", json={"tenant_id": TENANT, "delete": ["tkt-000002"]})
@@ -93,7 +94,7 @@ def test_no_deletion_after_a_failed_run(make_app, mock_upstream, database):
 
 
 def test_a_ticket_skipped_by_a_page_shift_mid_run_is_not_deleted(make_app, mock_upstream, database):
-    runtime = get_runtime(make_app(external_page_size=10))
+    runtime = get_runtime(make_app(external_page_size=10, full_sync_interval_s=0))
     ingest(runtime, TENANT)
     # After page 1 is served, tkt-000003 (on page 1) is deleted upstream: every later
     # ticket moves up one place, so the first ticket of page 2 is never listed this run.

@@ -22,7 +22,8 @@ def test_full_ingestion_stores_every_ticket_of_the_tenant(runtime, mock_upstream
     assert record["processed_pages"] == record["total_pages"]
 
 
-def test_second_run_adds_and_changes_nothing(runtime, database):
+def test_second_full_walk_adds_and_changes_nothing(make_app, database):
+    runtime = get_runtime(make_app(full_sync_interval_s=0))  # incremental runs: test_change_feed.py
     first = ingest(runtime, "tenant_b")
     history_before = database.ticket_history.count_documents({})
     alerts_before = database.notifications.count_documents({})
@@ -191,8 +192,9 @@ def test_progress_reports_pages_and_percent(make_app, mock_upstream):
 
 def test_status_shows_the_running_then_the_last_job(app, mock_upstream):
     client = app.test_client()
-    assert client.get("/ingest/status?tenant_id=tenant_d").get_json() == {
-        "tenant_id": "tenant_d", "running": False, "job": None}
+    before = client.get("/ingest/status?tenant_id=tenant_d").get_json()
+    assert (before["tenant_id"], before["running"], before["job"]) == ("tenant_d", False, None)
+    assert before["sync"]["next_run_mode"] == "full" and before["sync"]["last_complete_run_at"] is None
     mock_upstream.admin("POST", "/admin/faults", json={"latency_s": 0.1})
     job_id = client.post("/ingest/run?tenant_id=tenant_d").get_json()["job_id"]
     running = client.get("/ingest/status?tenant_id=tenant_d").get_json()
@@ -200,6 +202,8 @@ def test_status_shows_the_running_then_the_last_job(app, mock_upstream):
     wait_for_job(get_runtime(app), job_id)
     done = client.get("/ingest/status?tenant_id=tenant_d").get_json()
     assert done["running"] is False and done["job"]["status"] == "completed"
+    assert done["sync"]["last_complete_run_at"] == done["job"]["ended_at"]
+    assert (done["sync"]["last_complete_run_mode"], done["sync"]["next_run_mode"]) == ("full", "incremental")
 
 
 def test_logs_list_runs_newest_first_with_paging(app, runtime):

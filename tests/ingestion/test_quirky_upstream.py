@@ -26,7 +26,12 @@ class QuirkyUpstream:
         self.tickets = [_ticket(n) for n in range(1, count + 1)]
         self.deleted: list[int] = []
         self.unlisted: set[int] = set()  # served singly but missed by the listing (a page shift)
+        self.feed_body: dict | None = None  # what its change feed answers (None: it has none, 404)
         app = Flask("quirky")
+
+        @app.get("/external/ticket-changes")
+        def changes():
+            return (jsonify(self.feed_body), 200) if self.feed_body is not None else (jsonify({"error": "no"}), 404)
 
         @app.get("/external/support-tickets")
         def listing():
@@ -104,5 +109,22 @@ def test_a_paging_loop_stops_at_the_repeated_page_and_deletes_nothing(make_app, 
     runtime = get_runtime(make_app(external_api_url=upstream.url, external_page_size=10))
     record = ingest(runtime, TENANT)
     assert record["status"] == "completed" and record["stopped_early"] == "page loop"
-    assert record["processed_pages"] == 1 and record["http"]["calls"] == 1
+    # One page, and one ask of the change feed this upstream does not have (a 404).
+    assert record["processed_pages"] == 1 and record["http"]["calls"] == 2
+    assert record["mode"] == "full" and record["feed"]["available"] is False
     assert record["counts"]["deleted"] == 0
+
+
+@pytest.mark.parametrize("answer", [{"changes": []}, {"tickets": [], "next_cursor": {"page": 2}, "as_of": "x"}],
+                         ids=["no tickets list", "a cursor that is not one"])
+def test_a_feed_answering_nonsense_makes_the_run_fall_back_to_a_full_walk(make_app, quirky, database, answer):
+    upstream = quirky()
+    upstream.feed_body = {"tickets": [], "next_cursor": None, "as_of": "2026-11-02T00:00:00Z"}
+    runtime = get_runtime(make_app(external_api_url=upstream.url, external_page_size=10))
+    assert ingest(runtime, TENANT)["mode"] == "full"
+    upstream.feed_body = answer
+    upstream.tickets = [t for t in upstream.tickets if t["id"] != 4]
+    record = ingest(runtime, TENANT)
+    assert record["status"] == "completed" and record["mode"] == "full"
+    assert "fell back to a full walk" in record["mode_reason"]
+    assert record["counts"]["fetched"] == 24 and record["counts"]["deleted"] == 1

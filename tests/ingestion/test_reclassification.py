@@ -30,6 +30,7 @@ def test_a_rules_version_bump_reclassifies_unchanged_tickets_with_history_and_al
     after = get_runtime(make_app(classifier_rules_path=_escalating_broken_features(tmp_path)))
     assert after.classifier.version != old_version
     record = ingest(after, TENANT)
+    assert record["mode"] == "full"  # new rules: every ticket, not only the changed ones
 
     stored = database.tickets.count_documents({"tenant_id": TENANT})
     assert database.tickets.count_documents({"tenant_id": TENANT, "classification.version": after.classifier.version}) == stored
@@ -44,3 +45,4 @@ def test_a_rules_version_bump_reclassifies_unchanged_tickets_with_history_and_al
     # Same rules again: nothing left to reclassify.
     again = ingest(after, TENANT)
     assert (again["counts"]["updated"], again["counts"]["notifications_queued"]) == (0, 0)
+    assert again["mode"] == "incremental"

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from mock_api import FakeClock, MockConfig, NotifyConfig, create_app
+from mock_api.clock import format_iso
 
 START = 1_800_000_000.0  # 2027-01-15T08:00:00Z, a whole second
 
@@ -11,6 +12,13 @@ START = 1_800_000_000.0  # 2027-01-15T08:00:00Z, a whole second
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock(START)
+
+
+@pytest.fixture
+def later(clock):
+    """Move the clock an hour past data generation; returns the new now as ISO."""
+    clock.advance(3600)
+    return format_iso(clock.now())
 
 
 @pytest.fixture

@@ -11,13 +11,6 @@ def app(make_app):
     return make_app(rate_limit_calls=10_000)
 
 
-@pytest.fixture
-def later(clock):
-    """Move the clock an hour past data generation; returns the new now as ISO."""
-    clock.advance(3600)
-    return format_iso(clock.now())
-
-
 def ticket(get_json, ticket_id, tenant_id="tenant_a"):
     return get_json(f"{LIST}/{ticket_id}", tenant_id=tenant_id)
 

@@ -58,7 +58,7 @@ def test_the_scrape_is_the_one_request_in_progress_when_others_have_finished(cli
 
 
 def test_an_ingestion_run_counts_its_final_status_and_every_ticket_outcome(make_app, scrape):
-    app = make_app(metrics_tenant_labels="tenant_a")
+    app = make_app(metrics_tenant_labels="tenant_a", full_sync_interval_s=0)  # two full walks
     runtime, client = get_runtime(app), app.test_client()
 
     first = ingest(runtime, "tenant_a")
@@ -86,7 +86,9 @@ def test_tenants_not_listed_for_labels_are_reported_as_other(make_app, scrape):
     assert "tenant_b" not in samples.text
 
 
-def test_upstream_429s_errors_and_the_time_waited_agree_with_the_run_record(runtime, client, scrape, mock_upstream):
+def test_upstream_429s_errors_and_the_time_waited_agree_with_the_run_record(make_app, scrape, mock_upstream):
+    app = make_app(full_sync_interval_s=0)  # full walks: the storm lands on the listing
+    runtime, client = get_runtime(app), app.test_client()
     mock_upstream.admin("POST", "/admin/faults", json={"rate_limit_storm": {"count": 2, "retry_after": 0.2}})
     record = ingest(runtime, "tenant_d")
     mock_upstream.admin("POST", "/admin/faults", json={"fail_next": 1})

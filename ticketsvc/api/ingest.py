@@ -7,6 +7,7 @@ from marshmallow import RAISE, Schema, fields, validate
 
 from .context import get_runtime
 from ..ingestion.job import JobStatus, StopReason, Trigger, progress
+from ..ingestion.modes import SyncMode
 from .schemas import FullMatch, PageSchema, TenantPageQuerySchema, TenantQuerySchema, Timestamp, page_request
 
 blp = Blueprint("ingest", __name__, url_prefix="/ingest", description="Ingestion runs")
@@ -42,6 +43,16 @@ class WaitingSchema(Schema):
     until = Timestamp()
 
 
+MODES = " | ".join(m.value for m in SyncMode)
+
+
+class FeedSchema(Schema):
+    available = fields.Boolean(allow_none=True, metadata={"description": "whether the upstream's change feed served"})
+    since = fields.String(allow_none=True, metadata={"description": "a feed walk's start (upstream time)"})
+    as_of = fields.String(allow_none=True, metadata={"description": "the feed's as_of on its latest page"})
+    position = fields.String(allow_none=True, metadata={"description": "the latest change a feed walk read"})
+
+
 class JobSchema(Schema):
     """An ingestion run: the job and its audit record in one."""
 
@@ -58,7 +69,11 @@ class JobSchema(Schema):
                        "such a run deletes nothing"})
     waiting = fields.Nested(WaitingSchema, allow_none=True, metadata={
         "description": "while the run waits on the upstream's rate limit or a backoff: why and until when"})
-    progress = fields.Integer(metadata={"description": "0-100"})
+    mode = fields.String(allow_none=True, metadata={"description": MODES})
+    mode_reason = fields.String(allow_none=True, metadata={"description": "why this mode (a fall back says so)"})
+    feed = fields.Nested(FeedSchema, allow_none=True)
+    progress = fields.Integer(metadata={
+        "description": "0-100; a feed walk (total_pages null) measures its position between since and as_of"})
     total_pages = fields.Integer(allow_none=True)
     processed_pages = fields.Integer()
     counts = fields.Nested(CountsSchema)
@@ -91,10 +106,27 @@ class ConflictSchema(Schema):
     tenant_id = fields.String()
 
 
+class SyncStateSchema(Schema):
+    """How the tenant is synced: the next run's mode, the last complete run, the feed's cursor."""
+
+    next_run_mode = fields.String(metadata={"description": MODES})
+    next_run_reason = fields.String()
+    last_run_mode = fields.String(allow_none=True)
+    last_complete_run_at = Timestamp(allow_none=True)
+    last_complete_run_mode = fields.String(allow_none=True)
+    last_complete_job_id = fields.String(allow_none=True)
+    last_full_sync_at = Timestamp(allow_none=True)
+    next_full_sync_at = Timestamp(allow_none=True)
+    feed_available = fields.Boolean(allow_none=True)
+    feed_as_of = Timestamp(allow_none=True, metadata={"description": "the change feed's cursor (upstream time)"})
+    next_sync_at = Timestamp(allow_none=True)
+
+
 class StatusSchema(Schema):
     tenant_id = fields.String(required=True)
     running = fields.Boolean(required=True)
     job = fields.Nested(JobSchema, allow_none=True)
+    sync = fields.Nested(SyncStateSchema)
 
 
 class JobPathSchema(Schema):

@@ -24,6 +24,7 @@ from ..clock import utc
 from ..domain import Page, PageRequest, read_page
 from ..storage.failover import retry_once
 from ..upstream import CallStats
+from .modes import SyncMode, SyncPlan, parse_upstream_time
 from .sync import SyncCounts
 
 log = logging.getLogger(__name__)
@@ -81,6 +82,14 @@ class IngestionJob:
     http: CallStats = field(default_factory=CallStats)
     processed_pages: int = 0
     total_pages: int | None = None
+    plan: SyncPlan | None = None  # set once the lease is held
+    mode: SyncMode | None = None  # the plan's mode, until a fall back to a full walk
+    mode_reason: str | None = None
+    # The change feed as this run saw it: available, since, as_of (latest page), position
+    # (the latest change read: how far a feed walk has come, for progress).
+    feed: dict[str, Any] = field(default_factory=dict)
+    # The upstream time the next incremental run starts from, once this run completes.
+    feed_as_of: datetime | None = None
     status: JobStatus = JobStatus.RUNNING
     stop_reason: StopReason | None = None
     stopped_early: str | None = None  # why a run that ended well did not see every page ("page loop")
@@ -93,6 +102,15 @@ class IngestionJob:
     @classmethod
     def new(cls, tenant_id: str, trigger: Trigger, now: datetime) -> "IngestionJob":
         return cls(uuid.uuid4().hex, tenant_id, Trigger(trigger), now, _worker_name(), last_heartbeat=now)
+
+    def use_plan(self, plan: SyncPlan) -> None:
+        self.plan, self.mode, self.mode_reason = plan, plan.mode, plan.reason
+
+    def fall_back_to_full(self, reason: str) -> None:
+        """The feed could not serve this run: it walks every page instead."""
+        self.mode, self.mode_reason = SyncMode.FULL, f"fell back to a full walk: {reason}"
+        self.feed_as_of = None
+        self.processed_pages, self.total_pages = 0, None
 
     # -- transitions: the only places a job's status changes --------------------------
     def complete(self) -> None:
@@ -121,7 +139,9 @@ class IngestionJob:
     def figures(self) -> dict[str, Any]:
         return {"processed_pages": self.processed_pages, "total_pages": self.total_pages,
                 "counts": self.counts.as_dict(), "http": self.http.as_dict(),
-                "stopped_early": self.stopped_early, "waiting": self.waiting}
+                "stopped_early": self.stopped_early, "waiting": self.waiting,
+                "mode": self.mode.value if self.mode else None, "mode_reason": self.mode_reason,
+                "feed": dict(self.feed) or None}
 
     def record(self) -> dict[str, Any]:
         """The record as first written."""
@@ -134,12 +154,19 @@ class IngestionJob:
 
 
 def progress(record: dict) -> int:
-    """0-100 from a record's page counts: 100 only once completed, 0 before the first page."""
+    """0-100: 100 only once completed, 0 before the first page. A full walk counts pages
+    against ``total_pages``; a feed walk has no known end, so it measures how far the
+    latest change it read lies between the walk's ``since`` and the feed's ``as_of``."""
     total, done = record.get("total_pages"), record.get("processed_pages") or 0
     if record.get("status") == JobStatus.COMPLETED:
         return 100
     if total:
         return min(99, int(done * 100 / total))
+    feed = record.get("feed") or {}
+    since, as_of, position = (parse_upstream_time(feed.get(k)) for k in ("since", "as_of", "position"))
+    if since is not None and as_of is not None and position is not None and as_of > since:
+        share = (position - since).total_seconds() / (as_of - since).total_seconds()
+        return max(0, min(99, int(share * 100)))
     return 0
 
 

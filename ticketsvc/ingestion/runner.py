@@ -118,7 +118,8 @@ class IngestionRunner:
         self.classifier = classifier
         self.outbox = outbox
         self.records = JobRecords(db.ingestion_logs)
-        self.schedule = TenantSchedule(db.tenants, settings.sync_interval_s)
+        self.schedule = TenantSchedule(db.tenants, settings.sync_interval_s, settings.full_sync_interval_s,
+                                       classifier.version)
         self.leases = LeaseLock(db.locks, settings.lock_ttl_s)
         self.on_finished = on_finished  # told each final record this process writes (metrics)
         self._executor = executor or ThreadPoolExecutor(max_workers=settings.ingest_workers,
@@ -146,18 +147,22 @@ class IngestionRunner:
     def _start(self, tenant_id: str, trigger: Trigger, executor: Executor) -> dict:
         if self._closed:
             raise Unavailable("this worker is shutting down; retry", retry_after=1)
-        # Wait a moment for a slot: concurrent requests that lose the lease race hold one
-        # only for a few milliseconds, and must not make a caller see 503 instead of 409.
-        if not self._capacity.acquire(timeout=CAPACITY_WAIT_S):
-            raise Unavailable("ingestion capacity of this worker is full; retry shortly", retry_after=5)
         job = IngestionJob.new(tenant_id, trigger, self.clock.now())
+        # The lease first: a tenant that is running is a 409 naming its job, whatever this
+        # worker's load. A 503 then means only "this tenant is free, this worker is full".
+        try:
+            self.leases.acquire(lock_resource(tenant_id), job.job_id, job.started_at)
+        except LeaseHeld as held:
+            raise Conflict(f"an ingestion job is already running for tenant {tenant_id}",
+                           job_id=held.owner, tenant_id=tenant_id) from None
+        # Wait a moment for a slot: a run that just ended frees its slot a moment after
+        # its lease, and its caller may start the next run at once.
+        if not self._capacity.acquire(timeout=CAPACITY_WAIT_S):
+            self.leases.release(lock_resource(tenant_id), job.job_id)
+            raise Unavailable("ingestion capacity of this worker is full; retry shortly", retry_after=5)
         try:
             try:
-                self.leases.acquire(lock_resource(tenant_id), job.job_id, job.started_at)
-            except LeaseHeld as held:
-                raise Conflict(f"an ingestion job is already running for tenant {tenant_id}",
-                               job_id=held.owner, tenant_id=tenant_id) from None
-            try:
+                job.use_plan(self.schedule.plan(tenant_id, job.started_at))
                 record = self.records.insert(job)
                 self.schedule.run_started(tenant_id, job.started_at)
                 with self._active_lock:
@@ -212,15 +217,19 @@ class IngestionRunner:
         tenant_id = running.job.tenant_id
         tickets = TicketSync(self.db, tenant_id, self.classifier, self.outbox, self.clock.now)
         return TenantSync(self.upstream, tickets, running, page_size=self.settings.external_page_size,
-                          data_changed=lambda: self.schedule.data_changed(tenant_id))
+                          data_changed=lambda: self.schedule.data_changed(tenant_id), now=self.clock.now)
 
     def _finish(self, job: IngestionJob) -> None:
-        record = self.records.finalise(job, self.clock.now())
+        now = self.clock.now()
+        record = self.records.finalise(job, now)
         if record is None and job.cancel_came_last(self.records.control(job.job_id)):
-            record = self.records.finalise(job, self.clock.now())
+            now = self.clock.now()
+            record = self.records.finalise(job, now)
         if record is None:
             log.warning("job %s ended %s but its record was already final", job.job_id, job.status.value)
             return
+        # After the final record: the feed's cursor moves only for a run recorded complete.
+        self.schedule.run_ended(job, job.status is JobStatus.COMPLETED, now)
         log.info("ingestion finished job_id=%s tenant=%s status=%s stop_reason=%s pages=%s counts=%s http=%s "
                  "error=%s", job.job_id, job.tenant_id, job.status.value,
                  job.stop_reason.value if job.stop_reason else None, job.processed_pages, job.counts.as_dict(),
@@ -252,7 +261,8 @@ class IngestionRunner:
         if job is None:
             job = self.records.latest(tenant_id)
         running = holder is not None and job is not None and job.get("status") == JobStatus.RUNNING
-        return {"tenant_id": tenant_id, "running": running, "job": job}
+        return {"tenant_id": tenant_id, "running": running, "job": job,
+                "sync": self.schedule.sync_view(tenant_id, self.clock.now())}
 
     def logs(self, tenant_id: str, request: PageRequest) -> Page:
         return self.records.page(tenant_id, request)

@@ -1,20 +1,78 @@
-"""TenantSchedule: the known tenants (``tenants``), when each is re-synced next, and the
-data version the stats cache keys on. The only ingestion code that touches ``tenants``."""
+"""TenantSchedule: the known tenants (``tenants``), when each is re-synced next, how its
+last runs went (the change feed's cursor among them), and the data version the stats cache
+keys on. The only ingestion code that touches ``tenants``.
+
+Fields of a tenant's document written here: ``first_seen_at``, ``last_run_started_at``,
+``next_sync_at``, ``data_version``; at the end of every run ``last_run_mode`` and
+``last_run_status``; when a run completes ``last_complete_run_at``,
+``last_complete_run_mode``, ``last_complete_job_id``, ``feed_as_of`` (the change feed's
+cursor: the upstream time the next incremental run reads from, minus the overlap; null
+when the upstream had no usable feed), ``feed_available`` and, for a full walk,
+``last_full_sync_at`` (when that walk started) and ``last_complete_rules_version``.
+"""
 from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
+from ..clock import utc
 from ..errors import Conflict, Unavailable
+from .modes import SyncMode, SyncPlan, plan_run
+
+if TYPE_CHECKING:
+    from .job import IngestionJob
 
 log = logging.getLogger(__name__)
 
 
 class TenantSchedule:
-    def __init__(self, collection: Any, interval_s: float):
+    def __init__(self, collection: Any, interval_s: float, full_interval_s: float, rules_version: str):
         self.collection = collection
         self.interval_s = interval_s
+        self.full_interval_s = full_interval_s
+        self.rules_version = rules_version  # the classifier's: a full walk reclassifies
+
+    def plan(self, tenant_id: str, now: datetime) -> SyncPlan:
+        """How the tenant's next run walks the upstream (call it holding the tenant's lease)."""
+        return self._plan(self.collection.find_one({"_id": tenant_id}), now)
+
+    def _plan(self, state: dict | None, now: datetime) -> SyncPlan:
+        return plan_run(state, now, self.full_interval_s, self.rules_version)
+
+    def run_ended(self, job: "IngestionJob", completed: bool, now: datetime) -> None:
+        """Record how a run ended. Only a completed run moves the feed's cursor: a failed,
+        cancelled or abandoned one leaves it where it was, so nothing is skipped."""
+        fields: dict[str, Any] = {"last_run_mode": job.mode.value if job.mode else None,
+                                  "last_run_status": job.status.value}
+        if completed:
+            fields.update(last_complete_run_at=now, last_complete_run_mode=fields["last_run_mode"],
+                          last_complete_job_id=job.job_id, feed_as_of=job.feed_as_of)
+            if "available" in job.feed:  # a run that did not ask the feed knows nothing new
+                fields["feed_available"] = job.feed["available"]
+            if job.mode is SyncMode.FULL:
+                fields.update(last_full_sync_at=job.started_at, last_complete_rules_version=self.rules_version)
+        self.collection.update_one({"_id": job.tenant_id}, {"$set": fields}, upsert=True)
+
+    def sync_view(self, tenant_id: str, now: datetime) -> dict[str, Any]:
+        """The tenant's sync state as ``/ingest/status`` shows it, with the next run's mode."""
+        state = self.collection.find_one({"_id": tenant_id}) or {}
+        last_full = state.get("last_full_sync_at")
+        plan = self._plan(state, now)
+        return {
+            "next_run_mode": plan.mode.value,
+            "next_run_reason": plan.reason,
+            "last_run_mode": state.get("last_run_mode"),
+            "last_complete_run_at": state.get("last_complete_run_at"),
+            "last_complete_run_mode": state.get("last_complete_run_mode"),
+            "last_complete_job_id": state.get("last_complete_job_id"),
+            "last_full_sync_at": last_full,
+            "next_full_sync_at": (utc(last_full) + timedelta(seconds=self.full_interval_s)
+                                  if last_full is not None and self.full_interval_s > 0 else None),
+            "feed_available": state.get("feed_available"),
+            "feed_as_of": state.get("feed_as_of"),
+            "next_sync_at": state.get("next_sync_at"),
+        }
 
     def run_started(self, tenant_id: str, now: datetime) -> None:
         """Record a run's start; a tenant seen for the first time becomes known here."""

@@ -7,7 +7,9 @@ that dies half-way and is run again neither loses an alert nor records anything 
 
 A stored ticket is rewritten only when the upstream ``updated_at`` is newer (equal means
 unchanged, older is a stale page and ignored), or when it was classified by another
-version of the rules, or when it comes back after a soft delete.
+version of the rules, or when it comes back after a soft delete. A newer ``updated_at``
+with no other field changed is stored, but counted unchanged: no history, no alert, no
+new data version.
 """
 from __future__ import annotations
 
@@ -82,6 +84,7 @@ class TicketSync:
         now = self.now()
         stored = self.repo.stored_versions(incoming.keys())
         ticket_ops, history, alerts, seen_only = [], [], [], []
+        changed = False
         for external_id, ticket in incoming.items():
             outcome = self._plan(ticket, stored.get(external_id), job_id, now)
             if outcome is None:
@@ -90,6 +93,7 @@ class TicketSync:
                 continue
             action, set_fields, unset_fields, entries, alert = outcome
             setattr(counts, action, getattr(counts, action) + 1)
+            changed = changed or action != "unchanged"
             ticket_ops.append(self.repo.upsert_op(external_id, set_fields, unset_fields))
             history.extend(entries)
             if alert is not None:
@@ -100,7 +104,7 @@ class TicketSync:
         counts.notifications_queued += self.outbox.enqueue(alerts, now)
         self.repo.record_history(history)
         self.repo.write_tickets(ticket_ops)
-        return len(ticket_ops) > (1 if seen_only else 0)
+        return changed
 
     def _plan(self, ticket: dict, stored: dict | None, job_id: str, now: datetime):
         """What to do with one valid upstream ticket: None (unchanged) or
@@ -135,6 +139,10 @@ class TicketSync:
                 if old != new:
                     changes[name] = {"old": _history_value(old), "new": _history_value(new)}
                     set_fields[name] = new
+            # A newer updated_at alone (an upstream that restamps tickets it did not
+            # change) is applied, but is no change: no history entry, no new data version.
+            if set(changes) == {"updated_at"}:
+                del changes["updated_at"]
         classification = None
         if (newer and ("subject" in changes or "message" in changes)) or stale_rules:
             classification = self.classifier.classify(source["subject"], source["message"])
@@ -153,8 +161,8 @@ class TicketSync:
         if changes:
             entries.append(self._history(external_id, "updated", changes, job_id, now, ticket, self.classifier.version))
         elif not deleted:
-            # Only the rules version moved and nothing visible changed: refresh the stored
-            # version quietly, without calling it an update.
+            # Only the rules version or the updated_at stamp moved and nothing visible
+            # changed: refresh the stored copy quietly, without calling it an update.
             action = "unchanged"
         alert = None
         if classification is not None:
@@ -165,7 +173,8 @@ class TicketSync:
         """Live stored tickets that run ``job_id`` has not seen (deletion candidates)."""
         return self.repo.unseen_by(job_id, limit=limit)
 
-    def soft_delete(self, external_ids: list[str], job_id: str) -> list[str]:
+    def soft_delete(self, external_ids: list[str], job_id: str,
+                    reason: str = "gone upstream (confirmed by the upstream's deleted list or a 404)") -> list[str]:
         """Soft-delete tickets the upstream confirmed gone; history first, then the mark."""
         if not external_ids:
             return []
@@ -176,7 +185,7 @@ class TicketSync:
             "_id": f"{self.tenant_id}:{i}:deleted:{isoformat_z(utc(live[i]['updated_at']))}",
             "ticket_id": i, "action": "deleted",
             "changes": {"deleted_at": {"old": None, "new": isoformat_z(now)}},
-            "reason": "gone upstream (confirmed by the upstream's deleted list or a 404)",
+            "reason": reason,
             "job_id": job_id, "recorded_at": now,
         } for i in ids])
         return self.repo.soft_delete(ids, now)

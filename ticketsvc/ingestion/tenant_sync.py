@@ -1,20 +1,31 @@
 """TenantSync: one run's sync of one tenant, built once per run.
 
-It walks the upstream's pages, applying each through ``TicketSync``, and, when the walk
-provably saw the whole list, confirms deletions: a stored ticket the run did not see is
-soft-deleted only when the upstream says it is gone (its deleted list, or a 404 for the
-single ticket), since offset pages shift when the upstream changes mid-run. Before every
-call and every write it passes the job's checkpoint (cancel, shutdown, lease).
+An incremental run reads the upstream's change feed since its plan's ``since``: each page
+is applied through ``TicketSync``, and the feed's deletions are confirmed deletions. The
+feed's ``as_of`` at the end of the walk becomes the tenant's cursor once the run
+completes. A feed that answers 404 or 400 (no feed, unknown cursor) or loops makes the run
+fall back to a full walk, which the record says.
+
+A full walk first asks the feed (one ticket) for its ``as_of``, the cursor of the next
+run: changes made while the walk runs are stamped after it. It then walks the upstream's
+pages, and, when the walk provably saw the whole list, confirms deletions: a stored
+ticket the run did not see is soft-deleted only when the upstream says it is gone (its
+deleted list, or a 404 for the single ticket), since offset pages shift when the upstream
+changes mid-run. Before every call and every write it passes the job's checkpoint
+(cancel, shutdown, lease).
 """
 from __future__ import annotations
 
 import hashlib
 import logging
 import math
+from datetime import datetime, timedelta
 from typing import Any, Callable, Protocol
 
-from ..upstream import Caller, UpstreamClient
+from ..clock import isoformat_z
+from ..upstream import Caller, ChangePage, FeedUnavailable, UpstreamClient
 from .job import IngestionJob
+from .modes import FEED_OVERLAP_S, SyncMode, parse_upstream_time
 from .sync import TicketSync
 
 log = logging.getLogger(__name__)
@@ -32,20 +43,116 @@ class JobControl(Caller, Protocol):
         """Write the job's figures to its record."""
 
 
+class FeedLoop(Exception):
+    """The change feed handed back a cursor it had already given in this walk."""
+
+
 class TenantSync:
     def __init__(self, upstream: UpstreamClient, tickets: TicketSync, control: JobControl, *,
-                 page_size: int, data_changed: Callable[[], None]):
+                 page_size: int, data_changed: Callable[[], None], now: Callable[[], datetime]):
         self.upstream = upstream
         self.tickets = tickets
         self.control = control
         self.page_size = page_size
         self.data_changed = data_changed  # told whenever stored tickets changed
+        self.now = now
 
     def run(self, job: IngestionJob) -> None:
-        """Walk every page, then confirm deletions if the walk saw the whole list."""
+        """Sync the tenant as ``job.plan`` says: the feed walk, or (also when the feed
+        cannot serve it) the full walk with its deletion confirmation."""
+        plan = job.plan
+        probe_feed = plan.probe_feed
+        if plan.mode is SyncMode.INCREMENTAL:
+            try:
+                self._walk_feed(job, plan.since)
+                return
+            except (FeedUnavailable, FeedLoop) as exc:
+                log.warning("job %s: change feed unusable (%s); walking every page", job.job_id, exc)
+                job.fall_back_to_full(str(exc))
+                job.feed.update(available=False, position=None)
+                # A 400 (a cursor it did not know) says the feed exists: take a fresh cursor.
+                probe_feed = isinstance(exc, FeedUnavailable) and exc.status == 400
+                self.control.save_progress()
+        if probe_feed:
+            self._read_feed_as_of(job)
         if self._walk_pages(job):
             self._confirm_deletions(job)
 
+    # -- the change feed ------------------------------------------------------------------
+    def _walk_feed(self, job: IngestionJob, since: datetime) -> None:
+        """Apply every change since ``since``; on the last page, keep the feed's ``as_of``
+        as the cursor the tenant moves to if this run completes."""
+        control = self.control
+        since_text = isoformat_z(since)
+        job.feed.update(available=True, since=since_text, as_of=None, position=None)
+        cursor: str | None = None
+        cursors: set[str] = set()
+        while len(cursors) < MAX_PAGES:
+            control.checkpoint()
+            page = self.upstream.fetch_changes(job.tenant_id, since_text, cursor, control)
+            if page.tickets:
+                control.checkpoint()  # the lease is ours before we write
+                self._apply_changes(job, page)
+                job.processed_pages += 1
+            job.feed["as_of"] = page.as_of
+            if page.next_cursor is None or not page.tickets:
+                # No usable as_of: keep the old cursor (the next run repeats, skips nothing).
+                job.feed_as_of = parse_upstream_time(page.as_of) or since + timedelta(seconds=FEED_OVERLAP_S)
+                control.save_progress()
+                return
+            control.save_progress()
+            if page.next_cursor in cursors:
+                raise FeedLoop("the change feed repeated a cursor (loop guard)")
+            cursors.add(page.next_cursor)
+            cursor = page.next_cursor
+        raise FeedLoop(f"the change feed went on past {MAX_PAGES} pages")
+
+    def _apply_changes(self, job: IngestionJob, page: ChangePage) -> None:
+        """One feed page: live tickets as any page; deleted ones are confirmed deletions."""
+        live = [t for t in page.tickets if not _is_deletion(t)]
+        gone = [t for t in page.tickets if _is_deletion(t)]
+        if live:
+            self._apply(job, live)
+        if gone:
+            self._delete_confirmed(job, gone)
+        times = [t for t in map(_change_time, page.tickets) if t is not None]
+        if times:
+            job.feed["position"] = isoformat_z(max(times))
+
+    def _delete_confirmed(self, job: IngestionJob, tickets: list[dict]) -> None:
+        counts = job.counts
+        counts.fetched += len(tickets)
+        ids = []
+        for ticket in tickets:
+            external_id = ticket.get("id")
+            if isinstance(external_id, int) and not isinstance(external_id, bool):
+                external_id = str(external_id)
+            if not isinstance(external_id, str) or not 0 < len(external_id) <= 128:
+                counts.invalid += 1
+            elif ticket.get("tenant_id") != job.tenant_id:
+                counts.foreign_tenant += 1
+            else:
+                ids.append(external_id)
+        deleted = self.tickets.soft_delete(ids, job.job_id, reason="deleted upstream (the change feed)")
+        counts.deleted += len(deleted)
+        if deleted:
+            self.data_changed()
+
+    def _read_feed_as_of(self, job: IngestionJob) -> None:
+        """Before a full walk: the feed's ``as_of`` now, the cursor of the next run (every
+        change made during the walk is stamped after it). One call; a 404 means no feed."""
+        self.control.checkpoint()
+        try:
+            page = self.upstream.fetch_changes(job.tenant_id, isoformat_z(self.now()), None, self.control,
+                                               page_size=1)
+        except FeedUnavailable as exc:
+            job.feed.update(available=False)
+            log.info("job %s: no usable change feed (%s); runs stay full walks", job.job_id, exc)
+            return
+        job.feed_as_of = parse_upstream_time(page.as_of)
+        job.feed.update(available=job.feed_as_of is not None, as_of=page.as_of)
+
+    # -- the full walk --------------------------------------------------------------------
     def _walk_pages(self, job: IngestionJob) -> bool:
         """Walk every page; True when the walk provably saw the whole list."""
         control = self.control
@@ -123,6 +230,17 @@ class TenantSync:
     def _apply(self, job: IngestionJob, tickets: list[Any]) -> None:
         if self.tickets.apply_page(tickets, job.job_id, job.counts):
             self.data_changed()
+
+
+def _is_deletion(ticket: Any) -> bool:
+    return isinstance(ticket, dict) and ticket.get("deleted") is True
+
+
+def _change_time(ticket: Any) -> datetime | None:
+    """When a feed entry changed, as far as it says: its deletion, else its update."""
+    if not isinstance(ticket, dict):
+        return None
+    return parse_upstream_time(ticket.get("deleted_at")) or parse_upstream_time(ticket.get("updated_at"))
 
 
 def _fingerprint(tickets: list[Any]) -> str:
