@@ -91,6 +91,8 @@ POLICY: Mapping[str, Rule] = MappingProxyType({
     "tickets.TicketDetail": TENANT_IN_QUERY,
     "tickets.TicketHistory": TENANT_IN_QUERY,
     "notifications.Notifications": TENANT_IN_QUERY,
+    "notifications.NotificationRetry": TENANT_IN_QUERY,
+    "notifications.DeadNotificationsRetry": TENANT_IN_QUERY,
     "stats.TenantStatsView": TENANT_IN_PATH,
 
     # No tenant's data, useful to every tenant: why are my alerts late (the shared notify

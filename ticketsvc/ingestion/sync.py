@@ -179,7 +179,9 @@ class TicketSync:
             "reason": "gone upstream (confirmed by the upstream's deleted list or a 404)",
             "job_id": job_id, "recorded_at": now,
         } for i in ids])
-        return self.repo.soft_delete(ids, now)
+        deleted = self.repo.soft_delete(ids, now)
+        self.outbox.withdraw_for_deleted_tickets(self.tenant_id, deleted, now)
+        return deleted
 
     @staticmethod
     def _classification_fields(classification) -> dict[str, Any]:

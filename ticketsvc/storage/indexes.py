@@ -42,10 +42,17 @@ INDEXES: dict[str, list[IndexModel]] = {
     "notifications": [
         IndexModel([("dedupe_key", ASCENDING)], unique=True, name="dedupe_key"),
         IndexModel([("status", ASCENDING), ("next_attempt_at", ASCENDING)], name="status_due"),
-        # Delivery claims due alerts oldest first.
+        # The oldest pending alert (/health, /metrics).
         IndexModel([("status", ASCENDING), ("created_at", ASCENDING)], name="status_created"),
         IndexModel([("tenant_id", ASCENDING), ("status", ASCENDING), ("created_at", DESCENDING)],
                    name="tenant_status_created"),
+        # Fair claims: the next tenant with due alerts (a seek on tenant_id), then that
+        # tenant's longest-due alerts in order (NotificationOutbox.claim).
+        IndexModel([("tenant_id", ASCENDING), ("status", ASCENDING), ("next_attempt_at", ASCENDING),
+                    ("_id", ASCENDING)], name="tenant_status_due"),
+        # Withdrawing the alerts of tickets ingestion has just deleted.
+        IndexModel([("tenant_id", ASCENDING), ("ticket_id", ASCENDING), ("status", ASCENDING)],
+                   name="tenant_ticket_status"),
     ],
     "api_keys": [
         IndexModel([("key_hash", ASCENDING)], unique=True, name="key_hash"),
