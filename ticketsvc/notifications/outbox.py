@@ -230,8 +230,7 @@ class NotificationOutbox:
             {"tenant_id": tenant_id, "ticket_id": {"$in": ticket_ids}, "status": PENDING, **self.claims.free(now)},
             {"$set": _withdrawn(now, now)})
         if result.modified_count:
-            log.info("withdrew %d pending alert(s) of tenant %s: their tickets were deleted",
-                     result.modified_count, tenant_id)
+            log.info("alerts withdrawn (tickets deleted) tenant=%s count=%d", tenant_id, result.modified_count)
         return result.modified_count
 
     # -- operators: dead alerts back to pending ---------------------------------------------
@@ -248,14 +247,13 @@ class NotificationOutbox:
                 raise NotFound(f"no alert {alert_id} for tenant {tenant_id}")
             raise Conflict(f"alert {alert_id} is {current['status']}: only a dead alert can be retried",
                            status=current["status"])
-        log.info("alert %s (tenant %s, ticket %s) put back to pending by %s",
-                 alert_id, tenant_id, doc["ticket_id"], actor)
+        log.info("dead alert retried id=%s tenant=%s ticket=%s by=%s", alert_id, tenant_id, doc["ticket_id"], actor)
         return public_view(doc)
 
     def retry_all_dead(self, tenant_id: str, actor: str, now: datetime) -> int:
         """Put every dead alert of the tenant back to pending (as ``retry_dead``); returns how many."""
         result = self.collection.update_many({"tenant_id": tenant_id, "status": DEAD}, _revived(actor, now))
-        log.info("%d dead alert(s) of tenant %s put back to pending by %s", result.modified_count, tenant_id, actor)
+        log.info("dead alerts retried tenant=%s count=%d by=%s", tenant_id, result.modified_count, actor)
         return result.modified_count
 
     # -- reading --------------------------------------------------------------------------
