@@ -276,9 +276,9 @@ def upstream_endpoint(path: str) -> str:
 # -- read at scrape time ------------------------------------------------------------------------
 class SharedStateCollector:
     """The circuit breakers and the outbox, read from MongoDB at scrape time (a few small
-    reads: one per breaker document, one count per outbox status, the backlog's two ends). If MongoDB does not
-    answer, those families are left out and ``ticketsvc_shared_state_up`` reads 0, so the
-    rest of ``/metrics`` still answers."""
+    reads: one per breaker document, one count per outbox status, the backlog's two ends).
+    If MongoDB does not answer, those families are left out and ``ticketsvc_shared_state_up``
+    reads 0, so the rest of ``/metrics`` still answers."""
 
     def __init__(self, breakers: Mapping[str, "CircuitBreaker"], outbox: "NotificationOutbox", clock: "Clock"):
         self.breakers = breakers

@@ -173,7 +173,8 @@ class NotificationDelivery:
         deleted_at = self.outbox.ticket_deleted_at(claim.alert)
         if deleted_at is not None:
             kind, settled = "withdrawn", self.outbox.withdraw(claim, deleted_at, now)
-            log.info("alert %s withdrawn unsent: its ticket was deleted", claim.alert.dedupe_key)
+            if settled:
+                log.info("alert %s withdrawn unsent: its ticket was deleted", claim.alert.dedupe_key)
         else:
             try:
                 permit = self.breaker.acquire(now)
