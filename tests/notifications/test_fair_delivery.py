@@ -115,3 +115,14 @@ def test_within_a_tenant_the_longest_due_alert_goes_first(make_app, fake_clock):
     outbox.retry(old, "HTTP 503", fake_clock.now() + timedelta(seconds=30))  # due again later than "new"
     fake_clock.advance(60)
     assert [c.alert.ticket_id for c in outbox.claim(fake_clock.now(), lease_s=5, limit=2)] == ["new", "old"]
+
+
+def test_small_tenants_share_one_query_and_a_tenant_cut_off_by_it_is_read_again_in_full(make_app, fake_clock):
+    outbox = get_runtime(make_app(clock=fake_clock)).outbox
+    sizes = {"a": 1, "b": 1, "c": 5}
+    outbox.enqueue([Alert(t, f"{t}{n}", "high", "r", f"{t}:{n}") for t, size in sizes.items() for n in range(size)],
+                   fake_clock.now())
+    # The first query's 4 rows are a0, b0, c0, c1: c is cut off, and read again from its start.
+    claims = outbox.claim(fake_clock.now(), lease_s=30, limit=4)
+    assert [c.alert.ticket_id for c in claims] == ["a0", "b0", "c0", "c1"]
+    assert [c.alert.ticket_id for c in outbox.claim(fake_clock.now(), lease_s=30, limit=4)] == ["c2", "c3", "c4"]

@@ -76,8 +76,9 @@ def _equality_fields(criteria):
 
 
 def _serving_index(query):
-    """An index whose keys cover the query's indexable fields, and which yields its sort
-    (the sort keys follow the equality-bound keys, or lead the index); None if none does."""
+    """An index whose keys cover the query's indexable fields and which yields its sort: the
+    index keys, less those the filter pins to one value, begin with the sort keys. None if
+    no index does."""
     fields = set(query["filter"]) - FETCH_ONLY
     equal = _equality_fields(query["filter"])
     sort = [tuple(s) for s in query["sort"]]
@@ -85,10 +86,7 @@ def _serving_index(query):
         keys = list(model.document["key"].items())
         if not fields <= {k for k, _ in keys}:
             continue
-        prefix = 0
-        while prefix < len(keys) and keys[prefix][0] in equal:
-            prefix += 1
-        if sort and keys[prefix:prefix + len(sort)] != sort and keys[:len(sort)] != sort:
+        if [key for key in keys if key[0] not in equal][:len(sort)] != sort:
             continue
         return model.document["name"]
     return None

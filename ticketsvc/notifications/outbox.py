@@ -49,6 +49,8 @@ PUBLIC_FIELDS = ("id", "tenant_id", "ticket_id", "urgency", "reason", "status", 
                  "last_error", "created_at", "delivered_at", "withdrawn_at", "withdrawn_reason",
                  "retried_at", "retried_by", "retries")
 MAX_ERROR_CHARS = 300
+# A fair claim's walk: tenant by tenant, each tenant's longest-due first (index tenant_status_due).
+DUE_ORDER = [("tenant_id", ASCENDING), ("next_attempt_at", ASCENDING), ("_id", ASCENDING)]
 DELETED_TICKET = "ticket deleted before delivery"
 
 
@@ -92,9 +94,9 @@ class NotificationOutbox:
         self.collection = db.notifications
         self.tickets = db.tickets
         self.claims = TokenLease(self.collection, token="lease_token", expiry="lease_until")
-        # The last tenant a claim served: the next claim starts its round after it, so with
-        # more tenants due than a batch has room for, every tenant's turn still comes.
-        self._last_tenant: str | None = None
+        # Where the next claim's walk over tenants starts (after this tenant; None: at the
+        # first): with more tenants due than a batch has room for, every tenant's turn comes.
+        self._resume_after: str | None = None
 
     # -- ingestion's side ---------------------------------------------------------------
     def enqueue(self, alerts: Iterable[Alert], now: datetime) -> int:
@@ -130,14 +132,14 @@ class NotificationOutbox:
         """Lease up to ``limit`` due alerts to the caller, shared fairly between tenants.
 
         The tenants with due alerts (at most ``limit``, round robin from where the last
-        claim stopped) each offer their longest-due alerts; the batch takes one from each
-        tenant in turn, so every tenant due gets a share and a share left unused goes to
-        the others. One update takes those still due and unleased (each document
+        claim stopped) each offer their longest-due alerts (``_offers``); the batch takes
+        one from each tenant in turn, so every tenant due gets a share and a share left
+        unused goes to the others. One update takes those still due and unleased (each document
         atomically, so concurrent claimers never take the same alert: they just get
         fewer), one query reads back what this claim's token won. Claims come back in
         the dealt order (the order they should be sent in).
         """
-        offers = [self._due_of_tenant(tenant, now, limit) for tenant in self._tenants_due(now, limit)]
+        offers = self._offers(now, limit)
         candidates = [doc_id for turn in zip_longest(*offers) for doc_id in turn if doc_id is not None][:limit]
         if not candidates:
             return []
@@ -185,38 +187,49 @@ class NotificationOutbox:
         """Pending, due, and not leased to a live sender."""
         return {**_pending_and_due(now), **self.claims.free(now)}
 
-    def _tenants_due(self, now: datetime, most: int) -> list[str]:
-        """Up to ``most`` tenants with due alerts, in tenant-id order starting after the
-        last tenant served and wrapping round (each step one index seek: ``tenant_status_due``)."""
-        resume = self._last_tenant
-        tenants: list[str] = []
-        after, wrapped = resume, resume is None
-        while len(tenants) < most:
-            tenant = self._next_tenant_due(now, after)
-            if tenant is None or (wrapped and resume is not None and tenant > resume):
-                if wrapped:
+    def _offers(self, now: datetime, limit: int) -> list[list[Any]]:
+        """For up to ``limit`` tenants with due alerts, the ids of each one's longest-due
+        alerts (up to ``limit`` each), in tenant-id order from where the last claim
+        stopped, wrapping round.
+
+        One query walks the ``tenant_status_due`` index from a tenant id on: its first
+        ``limit`` due alerts are the next tenant's longest-due (all it can use, however
+        many it has), or the complete due sets of the next few tenants. The walk goes on
+        after the last tenant it has in full, so a claim costs one query per flooding
+        tenant plus one for all the tenants with a few alerts each.
+        """
+        resume = self._resume_after
+        offers: dict[str, list[Any]] = {}
+        after, wrapped, reached_end = resume, resume is None, False
+        while len(offers) < limit:
+            criteria = self._due(now)
+            if after is not None:
+                criteria["tenant_id"] = {"$gt": after}
+            docs = list(self.collection.find(criteria, {"tenant_id": 1}).sort(DUE_ORDER).limit(limit))
+            groups: dict[str, list[Any]] = {}
+            for doc in docs:
+                groups.setdefault(doc["tenant_id"], []).append(doc["_id"])
+            if len(docs) == limit and len(groups) > 1:
+                groups.popitem()  # that tenant may have more due: the next query starts at it
+            for tenant, ids in groups.items():
+                if wrapped and resume is not None and tenant > resume:
+                    break  # served in this walk's first pass
+                offers[tenant] = ids
+                if len(offers) == limit or (wrapped and tenant == resume):
                     break
-                after, wrapped = None, True
-                continue
-            tenants.append(tenant)
-            if wrapped and tenant == resume:
-                break  # full circle
-            after = tenant
-        if tenants:
-            self._last_tenant = tenants[-1]
-        return tenants
-
-    def _next_tenant_due(self, now: datetime, after: str | None) -> str | None:
-        criteria = self._due(now)
-        if after is not None:
-            criteria["tenant_id"] = {"$gt": after}
-        doc = self.collection.find_one(criteria, {"_id": 0, "tenant_id": 1}, sort=[("tenant_id", ASCENDING)])
-        return None if doc is None else doc["tenant_id"]
-
-    def _due_of_tenant(self, tenant_id: str, now: datetime, limit: int) -> list[Any]:
-        """The ids of up to ``limit`` of the tenant's due alerts, longest-due first."""
-        cursor = self.collection.find({"tenant_id": tenant_id, **self._due(now)}, {"_id": 1})
-        return [doc["_id"] for doc in cursor.sort([("next_attempt_at", ASCENDING), ("_id", ASCENDING)]).limit(limit)]
+            else:
+                if len(docs) == limit:
+                    after = tenant
+                    continue
+                reached_end = wrapped  # no tenant after these: wrap round, or stop where we began
+                if not wrapped:
+                    after, wrapped = None, True
+                    continue
+            break
+        # A walk that reached every due tenant starts the next one at the beginning; one cut
+        # short by the batch resumes after the last tenant it served.
+        self._resume_after = None if reached_end or len(offers) < limit else next(reversed(offers), None)
+        return list(offers.values())
 
     # -- ingestion: tickets deleted ---------------------------------------------------------
     def withdraw_for_deleted_tickets(self, tenant_id: str, ticket_ids: Iterable[str], now: datetime) -> int:
