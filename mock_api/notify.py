@@ -12,6 +12,9 @@ from .errors import BadRequest
 
 URGENCIES = ("high", "medium", "low")
 _FAILURE_STATUSES = (500, 502, 503)
+# How many attempts the report lists in arrival order (the first ones: enough to see which
+# tenant's alerts a sender put first, small enough for a report polled during a flood).
+ARRIVALS_KEPT = 5000
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,7 @@ class FlakyNotifier:
         self.attempts: Counter[str] = Counter()
         self.successes: Counter[str] = Counter()
         self.delivered_keys: set[str] = set()
+        self.arrivals: list[str] = []
         self.consecutive_failures = 0
         self.outage_until = float("-inf")
 
@@ -73,6 +77,8 @@ class FlakyNotifier:
         """Decide this attempt's answer at arrival; the caller waits ``delay_s`` before sending it."""
         key = request.ticket_key
         self.attempts[key] += 1
+        if len(self.arrivals) < ARRIVALS_KEPT:
+            self.arrivals.append(key)
         attempt_number = self.attempts[key]
         if now < self.outage_until:
             return NotifyOutcome(503, {"error": "notification service unavailable (outage)"})
@@ -108,6 +114,7 @@ class FlakyNotifier:
     def report(self, now: float) -> dict:
         return {
             "attempts": dict(self.attempts),
+            "arrivals": list(self.arrivals),
             "successes": dict(self.successes),
             "total_attempts": sum(self.attempts.values()),
             "total_successes": sum(self.successes.values()),

@@ -1,6 +1,8 @@
 """Assertion helpers shared by the test modules."""
 from __future__ import annotations
 
+from ticketsvc.domain import OutboxStatus
+
 
 def assert_json_error(response, status: int, field: str | None = None) -> dict:
     """The response is a JSON error with ``status``; with ``field``, it names that field."""
@@ -115,7 +117,7 @@ def outbox_by_status(runtime, tenant_id: str | None = None) -> dict[str, int]:
     pending and dead, what /health and the scrape need)."""
     criteria = {} if tenant_id is None else {"tenant_id": tenant_id}
     return {status: runtime.db.notifications.count_documents({**criteria, "status": status})
-            for status in ("pending", "delivered", "dead")}
+            for status in OutboxStatus.values()}
 
 
 class EngineDouble:

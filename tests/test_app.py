@@ -11,7 +11,8 @@ def test_health_is_ok_when_mongodb_and_upstream_answer(client):
     assert body["status"] == "ok" and body["engine"] == "embedded"
     assert body["dependencies"]["mongodb"]["ok"] and body["dependencies"]["external_api"]["ok"]
     assert body["dependencies"]["external_api"]["latency_ms"] is not None
-    assert body["notifications"] == {"pending": 0, "dead": 0}
+    assert body["notifications"] == {
+        "pending": 0, "dead": 0, "oldest_pending_age_s": None, "longest_overdue_s": None, "circuit": "closed"}
 
 
 def test_health_is_503_degraded_when_upstream_is_down(make_app, mock_upstream):

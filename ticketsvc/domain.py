@@ -83,6 +83,7 @@ class OutboxStatus(_Vocabulary):
     PENDING = "pending"
     DELIVERED = "delivered"
     DEAD = "dead"
+    WITHDRAWN = "withdrawn"  # its ticket was deleted before the alert went out
 
 
 MAX_PAGE_SIZE = 100

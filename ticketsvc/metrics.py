@@ -72,9 +72,10 @@ _UPSTREAM_LIST = "/external/support-tickets"
 _UPSTREAM_ONE = "/external/support-tickets/{id}"
 _UPSTREAM_DELETED = "/external/deleted-tickets"
 # What became of an alert a sender claimed (``NotificationDelivery``): an attempt was made
-# (delivered, retried, dead), or none was (deferred: held back by an open circuit or a
-# shutdown; lost: the claim's lease lapsed before the outcome was written).
-DELIVERY_OUTCOMES = ("delivered", "retried", "dead", "deferred", "lost")
+# (delivered, retried, dead), or none was (withdrawn: its ticket was deleted; deferred: held
+# back by an open circuit or a shutdown; lost: the claim's lease lapsed before the outcome
+# was written).
+DELIVERY_OUTCOMES = ("delivered", "retried", "dead", "withdrawn", "deferred", "lost")
 
 HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 STATS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -306,9 +307,9 @@ def upstream_endpoint(path: str) -> str:
 # -- read at scrape time ------------------------------------------------------------------------
 class SharedStateCollector:
     """The circuit breakers and the outbox, read from MongoDB at scrape time (a few small
-    reads: one per breaker document, one count per outbox status). If MongoDB does not
-    answer, those families are left out and ``ticketsvc_shared_state_up`` reads 0, so the
-    rest of ``/metrics`` still answers."""
+    reads: one per breaker document, one count per outbox status, the backlog's two ends).
+    If MongoDB does not answer, those families are left out and ``ticketsvc_shared_state_up``
+    reads 0, so the rest of ``/metrics`` still answers."""
 
     def __init__(self, breakers: Mapping[str, "CircuitBreaker"], outbox: "NotificationOutbox", clock: "Clock"):
         self.breakers = breakers
@@ -361,7 +362,17 @@ class SharedStateCollector:
             "delivered ones are counted by ticketsvc_notify_delivery_attempts_total).", labels=["status"])
         for status_name, count in self.outbox.counts().items():
             outbox.add_metric([status_name], float(count))
-        return iter([state, failures, trips, outbox])
+        backlog = self.outbox.backlog(now)
+        oldest = GaugeMetricFamily(
+            f"{NAMESPACE}_outbox_oldest_pending_age_seconds",
+            "Age of the oldest pending alert (0 when none is pending).")
+        oldest.add_metric([], backlog.oldest_pending_age_s(now) or 0.0)
+        overdue = GaugeMetricFamily(
+            f"{NAMESPACE}_outbox_longest_overdue_seconds",
+            "How long the alert due longest has waited past its due time (0 when none is due): "
+            "grows while senders are behind, stopped, or held back by an open circuit.")
+        overdue.add_metric([], backlog.longest_overdue_s(now) or 0.0)
+        return iter([state, failures, trips, outbox, oldest, overdue])
 
 
 class TenantRunCollector:

@@ -28,6 +28,7 @@ from .ingestion.ratelimit import SlidingWindowLimiter
 from .metrics import ServiceMetrics, SharedStateCollector, TenantRunCollector
 from .notifications.delivery import NotificationDelivery, build_notify_breaker
 from .notifications.outbox import NotificationOutbox
+from .notifications.status import DeliveryStatus, read_delivery_status
 from .upstream import UpstreamClient
 
 log = logging.getLogger(__name__)
@@ -118,10 +119,9 @@ class Runtime:
             return "stopped"
         return "running" if self.scheduler.running else "stopped"
 
-    def notification_counts(self) -> dict[str, int]:
-        """Outbox depth for /health: pending and dead alerts."""
-        counts = self.outbox.counts()
-        return {"pending": counts["pending"], "dead": counts["dead"]}
+    def delivery_status(self) -> DeliveryStatus:
+        """Alert delivery for /health: the outbox's depth and lag, the notify circuit."""
+        return read_delivery_status(self.outbox, self.notify_breaker, self.clock.now(), self.settings.notify_poll_s)
 
     def stop(self) -> None:
         """Stop background work cleanly, then release process handles. Idempotent."""

@@ -70,18 +70,20 @@ class Seeded:
     tickets: dict[str, str]
     keys: dict[str, str]  # "a", "b", "admin" (stored), "config_admin"
     spare_key_id: str  # a key nobody uses, for revocation
+    alerts: dict[str, str]  # an alert id of each tenant (its ingestion queued it)
 
 
 @pytest.fixture
 def seeded(keys_app, issue_key) -> Seeded:
     runtime = get_runtime(keys_app)
-    jobs, tickets = {}, {}
+    jobs, tickets, alerts = {}, {}, {}
     for tenant in (TENANT_A, TENANT_B):
         record = ingest(runtime, tenant)
         assert record["status"] == "completed", record
         jobs[tenant] = record["job_id"]
         tickets[tenant] = runtime.db.tickets.find_one({"tenant_id": tenant, "deleted_at": None})["external_id"]
+        alerts[tenant] = str(runtime.db.notifications.find_one({"tenant_id": tenant})["_id"])
     keys = {"a": issue_key(TENANT_A, name="a")[0], "b": issue_key(TENANT_B, name="b")[0],
             "admin": issue_key(admin=True, name="stored admin")[0], "config_admin": ADMIN_KEY}
     spare_key_id = issue_key(TENANT_B, name="spare")[1]
-    return Seeded(jobs, tickets, keys, spare_key_id)
+    return Seeded(jobs, tickets, keys, spare_key_id, alerts)

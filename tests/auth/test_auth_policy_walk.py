@@ -88,7 +88,7 @@ def _samples(seeded) -> dict[str, dict[str, str]]:
     """Real values for every parameter an endpoint needs, all naming tenant A's data."""
     return {
         "path": {"tenant_id": TENANT_A, "job_id": seeded.jobs[TENANT_A], "ticket_id": seeded.tickets[TENANT_A],
-                 "name": "notify", "key_id": seeded.spare_key_id},
+                 "name": "notify", "key_id": seeded.spare_key_id, "notification_id": seeded.alerts[TENANT_A]},
         "query": {"tenant_id": TENANT_A},
         "body": {"tenant_id": TENANT_A, "name": "walk", "subject": "Refund please", "message": "I was charged twice",
                  "sync_enabled": True},
@@ -180,7 +180,8 @@ def test_every_operation_answers_every_kind_of_caller_as_its_rule_says(keys_app,
                      "GET /tickets/{ticket_id}", "GET /tenants/{tenant_id}/stats", "GET /notifications",
                      "POST /circuit/{name}/reset", "POST /admin/api-keys", "DELETE /admin/api-keys/{key_id}",
                      "GET /health", "GET /tenants", "GET /tenants/{tenant_id}", "PATCH /tenants/{tenant_id}",
-                     "GET /tickets/export"):
+                     "GET /tickets/export", "POST /notifications/{notification_id}/retry",
+                     "POST /notifications/retry-dead"):
         assert expected in walked, expected
 
 

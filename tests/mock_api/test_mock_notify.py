@@ -130,6 +130,7 @@ def test_report_counts_attempts_successes_and_unique_deliveries(notify, mock):
     assert report["attempts"] == {"tenant_a:tkt-000001": 4, "tenant_a:tkt-000002": 1}
     assert report["successes"] == {"tenant_a:tkt-000001": 2}
     assert (report["total_attempts"], report["total_successes"], report["unique_delivered"]) == (5, 2, 1)
+    assert report["arrivals"] == ["tenant_a:tkt-000001"] * 4 + ["tenant_a:tkt-000002"]
 
 
 @pytest.mark.parametrize("change", [

@@ -7,8 +7,9 @@ from support import assert_json_error
 from ticketsvc.notifications.breaker import FAILURE
 from ticketsvc.api.context import get_runtime
 
-PUBLIC_FIELDS = {"tenant_id", "ticket_id", "urgency", "reason", "status", "attempts", "next_attempt_at",
-                 "last_error", "created_at", "delivered_at"}
+PUBLIC_FIELDS = {"id", "tenant_id", "ticket_id", "urgency", "reason", "status", "attempts", "next_attempt_at",
+                 "last_error", "created_at", "delivered_at", "withdrawn_at", "withdrawn_reason",
+                 "retried_at", "retried_by", "retries"}
 
 
 @pytest.fixture
@@ -31,10 +32,13 @@ def test_notifications_are_the_tenants_own_newest_first(client, runtime, fake_cl
     assert [n["ticket_id"] for n in body["notifications"]] == ["A2-0", "A1-0", "A0-0"]
     first = body["notifications"][0]
     assert set(first) == PUBLIC_FIELDS
+    stored = runtime.db.notifications.find_one({"ticket_id": "A2-0"})
     assert first == {
+        "id": str(stored["_id"]),
         "tenant_id": "tenant_a", "ticket_id": "A2-0", "urgency": "high", "reason": "classified high urgency",
         "status": "pending", "attempts": 0, "next_attempt_at": "2026-01-01T00:02:00Z", "last_error": None,
-        "created_at": "2026-01-01T00:02:00Z", "delivered_at": None,
+        "created_at": "2026-01-01T00:02:00Z", "delivered_at": None, "withdrawn_at": None, "withdrawn_reason": None,
+        "retried_at": None, "retried_by": None, "retries": 0,
     }
 
 

@@ -25,7 +25,7 @@ def test_an_alert_is_posted_once_and_marked_delivered(notify_app, enqueue, store
     runtime = get_runtime(notify_app())
     [alert] = enqueue(runtime, 1)
     stats = runtime.delivery.drain()
-    assert stats.as_dict() == {"claimed": 1, "delivered": 1, "retried": 0, "dead": 0, "deferred": 0, "lost": 0}
+    assert stats.as_dict() == {"claimed": 1, "delivered": 1, "retried": 0, "dead": 0, "withdrawn": 0, "deferred": 0, "lost": 0}
     doc = stored(runtime, alert)
     assert doc["status"] == "delivered" and doc["attempts"] == 1
     assert_same_time(doc["delivered_at"], runtime.clock.now())
@@ -90,7 +90,8 @@ def test_an_alert_that_runs_out_of_attempts_ends_dead_and_visible(
     listed = client.get("/notifications", query_string={"tenant_id": "tenant_a", "status": "dead"}).get_json()
     assert [(n["ticket_id"], n["attempts"], n["last_error"]) for n in listed["notifications"]] == [
         ("T0", 3, doc["last_error"])]
-    assert client.get("/health").get_json()["notifications"] == {"pending": 0, "dead": 1}
+    assert client.get("/health").get_json()["notifications"] == {
+        "pending": 0, "dead": 1, "oldest_pending_age_s": None, "longest_overdue_s": None, "circuit": "closed"}
 
 
 def test_a_client_error_marks_the_alert_dead_at_once(notify_app, enqueue, stored):
@@ -153,7 +154,7 @@ def test_after_an_outage_every_alert_is_delivered_exactly_once(
     alerts = enqueue(runtime, 40)
     runtime.delivery.drain()
     assert runtime.notify_breaker.status(fake_clock.now())["state"] == OPEN
-    assert outbox_by_status(runtime) == {"pending": 40, "delivered": 0, "dead": 0}
+    assert outbox_by_status(runtime) == {"pending": 40, "delivered": 0, "dead": 0, "withdrawn": 0}
     calls_during_outage = notify_report()["total_attempts"]
     assert calls_during_outage < 40
 
@@ -161,7 +162,7 @@ def test_after_an_outage_every_alert_is_delivered_exactly_once(
     fake_clock.advance(30)
     runtime.delivery.drain()
     assert runtime.notify_breaker.status(fake_clock.now())["state"] == CLOSED
-    assert outbox_by_status(runtime) == {"pending": 0, "delivered": 40, "dead": 0}
+    assert outbox_by_status(runtime) == {"pending": 0, "delivered": 40, "dead": 0, "withdrawn": 0}
     report = notify_report()
     assert report["successes"] == {f"tenant_a:{a.ticket_id}": 1 for a in alerts}
     assert report["total_attempts"] == calls_during_outage + 40
@@ -256,5 +257,5 @@ def test_the_scheduler_drains_the_outbox_in_the_background(make_app, enqueue, no
     deadline = time.monotonic() + 15
     while outbox_by_status(runtime)["delivered"] < 25 and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert outbox_by_status(runtime) == {"pending": 0, "delivered": 25, "dead": 0}
+    assert outbox_by_status(runtime) == {"pending": 0, "delivered": 25, "dead": 0, "withdrawn": 0}
     assert notify_report()["total_successes"] == 25

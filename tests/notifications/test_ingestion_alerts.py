@@ -10,7 +10,7 @@ def test_ingestion_queues_one_alert_per_high_ticket_and_a_rerun_queues_none(runt
     high = runtime.db.tickets.count_documents({"tenant_id": "tenant_a", "urgency": "high"})
     assert high > 0
     assert first["counts"]["notifications_queued"] == high
-    assert outbox_by_status(runtime, "tenant_a") == {"pending": high, "delivered": 0, "dead": 0}
+    assert outbox_by_status(runtime, "tenant_a") == {"pending": high, "delivered": 0, "dead": 0, "withdrawn": 0}
     keys = [n["dedupe_key"] for n in runtime.db.notifications.find({"tenant_id": "tenant_a"})]
     assert len(set(keys)) == len(keys) == high
 

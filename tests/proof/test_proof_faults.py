@@ -205,7 +205,7 @@ def test_a_notify_outage_never_blocks_ingestion_and_every_alert_arrives_once_aft
         return counts["pending"] == 0 and counts
 
     counts = poll(all_delivered, 30, 0.1, "every alert delivered")
-    assert counts == {"pending": 0, "delivered": queued, "dead": 0}
+    assert counts == {"pending": 0, "delivered": queued, "dead": 0, "withdrawn": 0}
     notify = mock_upstream.report()["notify"]
     assert notify["total_attempts"] > notify["total_successes"]  # the outage really refused some
     keys = {f"tenant_a:{n['ticket_id']}" for n in database.notifications.find({"tenant_id": "tenant_a"})}

@@ -6,7 +6,7 @@ from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from .context import get_runtime
-from ..auth.guard import current_principal
+from ..auth.guard import current_actor
 from ..auth.keys import KEY_ID_PATTERN, NAME_MAX_CHARS
 from .schemas import TENANT_ID, FullMatch, JsonBoolean, PageQuerySchema, PageSchema, Timestamp, page_request
 
@@ -16,11 +16,6 @@ blp = Blueprint("api_keys", __name__, url_prefix="/admin/api-keys",
 
 def _store():
     return get_runtime().api_keys
-
-
-def _actor() -> str:
-    principal = current_principal()
-    return principal.key_id if principal is not None else "anonymous (AUTH_MODE=off)"
 
 
 def _printable(value: str) -> None:
@@ -90,7 +85,7 @@ class ApiKeys(MethodView):
     def post(self, body):
         """Create a key; the response is the only time its secret is shown."""
         record, secret = _store().create(name=body["name"], tenant_id=body.get("tenant_id"),
-                                         admin=bool(body.get("admin")), actor=_actor())
+                                         admin=bool(body.get("admin")), actor=current_actor())
         return {**record, "key": secret}
 
 
@@ -102,4 +97,4 @@ class ApiKey(MethodView):
     @blp.alt_response(409, description="The last admin key, and no ADMIN_API_KEY is configured")
     def delete(self, key_id):
         """Revoke a key: refused on the very next request, on every worker. Idempotent."""
-        return _store().revoke(key_id, actor=_actor())
+        return _store().revoke(key_id, actor=current_actor())

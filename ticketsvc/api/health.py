@@ -18,6 +18,15 @@ class DependencySchema(Schema):
     error = fields.String(allow_none=True)
 
 
+class DeliverySchema(Schema):
+    pending = fields.Integer(required=True)
+    dead = fields.Integer(required=True)
+    oldest_pending_age_s = fields.Float(allow_none=True, metadata={"description": "age of the oldest pending alert"})
+    longest_overdue_s = fields.Float(allow_none=True, metadata={
+        "description": "how long the alert due longest has waited past its due time"})
+    circuit = fields.String(required=True, metadata={"description": "the notify circuit: closed | open | half_open"})
+
+
 class HealthSchema(Schema):
     status = fields.String(required=True, metadata={"description": "ok | degraded"})
     engine = fields.String(required=True, metadata={"description": "embedded | mongodb"})
@@ -25,7 +34,8 @@ class HealthSchema(Schema):
     warnings = fields.List(fields.String())
     dependencies = fields.Dict(keys=fields.String(), values=fields.Nested(DependencySchema))
     scheduler = fields.String()
-    notifications = fields.Dict(keys=fields.String(), values=fields.Integer())
+    notifications = fields.Nested(DeliverySchema, metadata={
+        "description": "alert delivery (absent when MongoDB does not answer); a stall is explained in warnings"})
 
 
 def _probe_mongodb(runtime) -> dict:
@@ -40,7 +50,8 @@ class Health(MethodView):
     @blp.response(200, HealthSchema)
     @blp.alt_response(503, schema=HealthSchema, description="A dependency is down")
     def get(self):
-        """Probe MongoDB and the external API; 503 when either fails."""
+        """Probe MongoDB and the external API; 503 when either fails. Alert delivery is
+        reported (and a stall explained in ``warnings``) but does not change the status."""
         runtime = get_runtime()
         # /health of the upstream, never an /external/* call: that would spend the rate budget.
         deps = {"mongodb": _probe_mongodb(runtime), "external_api": runtime.upstream.probe()}
@@ -55,6 +66,9 @@ class Health(MethodView):
             "warnings": warnings,
             "dependencies": deps,
             "scheduler": runtime.scheduler_state(),
-            "notifications": runtime.notification_counts() if deps["mongodb"]["ok"] else {},
         }
+        if deps["mongodb"]["ok"]:
+            delivery = runtime.delivery_status()
+            body["notifications"] = delivery.as_dict()
+            warnings.extend(delivery.warnings())
         return body, (200 if healthy else 503)

@@ -1,4 +1,4 @@
-"""Alerts and their circuit breaker: read the outbox, read or reset a circuit."""
+"""Alerts and their circuit breaker: read the outbox, retry dead alerts, read or reset a circuit."""
 from __future__ import annotations
 
 from flask.views import MethodView
@@ -6,10 +6,11 @@ from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, fields, validate
 
 from .context import get_runtime
+from ..auth.guard import current_actor
 from ..errors import NotFound
 from ..notifications.breaker import CLOSED, HALF_OPEN, OPEN
 from ..domain import OutboxStatus
-from .schemas import FullMatch, PageSchema, TenantPageQuerySchema, Timestamp, page_request
+from .schemas import FullMatch, PageSchema, TenantPageQuerySchema, TenantQuerySchema, Timestamp, page_request
 
 blp = Blueprint("notifications", __name__, description="High-urgency alerts and the notify circuit breaker")
 
@@ -19,6 +20,7 @@ def _runtime():
 
 
 class NotificationSchema(Schema):
+    id = fields.String(required=True, metadata={"description": "The alert's stable id"})
     tenant_id = fields.String(required=True)
     ticket_id = fields.String(required=True)
     urgency = fields.String(required=True)
@@ -29,6 +31,20 @@ class NotificationSchema(Schema):
     last_error = fields.String(allow_none=True)
     created_at = Timestamp(required=True)
     delivered_at = Timestamp(allow_none=True)
+    withdrawn_at = Timestamp(allow_none=True)
+    withdrawn_reason = fields.String(allow_none=True, metadata={"description": "why it was withdrawn unsent"})
+    retried_at = Timestamp(allow_none=True, metadata={"description": "when it was last put back after dying"})
+    retried_by = fields.String(allow_none=True, metadata={"description": "the API key id that did"})
+    retries = fields.Integer(required=True, metadata={"description": "times it was put back after dying"})
+
+
+class NotificationPathSchema(Schema):
+    notification_id = fields.String(required=True, validate=FullMatch(r"^[0-9a-f]{24}$"))
+
+
+class RetriedSchema(Schema):
+    tenant_id = fields.String(required=True)
+    retried = fields.Integer(required=True, metadata={"description": "dead alerts put back to pending"})
 
 
 class NotificationsQuerySchema(TenantPageQuerySchema):
@@ -68,6 +84,33 @@ class Notifications(MethodView):
         """The tenant's alerts (the outbox), newest first, optionally by status."""
         return _runtime().outbox.list_for_tenant(args["tenant_id"], args.get("status"),
                                                  page_request(args)).body("notifications")
+
+
+@blp.route("/notifications/<notification_id>/retry")
+class NotificationRetry(MethodView):
+    @blp.arguments(TenantQuerySchema, location="query")
+    @blp.arguments(NotificationPathSchema, location="path", as_kwargs=True)
+    @blp.response(200, NotificationSchema)
+    @blp.alt_response(404, description="No such alert of this tenant")
+    @blp.alt_response(409, description="The alert is not dead")
+    def post(self, args, notification_id):
+        """Put a dead alert back to pending: due now, fresh attempts, the same idempotency key.
+        Who did it and when are recorded on the alert (``retried_by``, ``retried_at``)."""
+        runtime = _runtime()
+        return runtime.outbox.retry_dead(args["tenant_id"], notification_id, current_actor(), runtime.clock.now())
+
+
+@blp.route("/notifications/retry-dead")
+class DeadNotificationsRetry(MethodView):
+    @blp.arguments(TenantQuerySchema, location="query")
+    @blp.response(200, RetriedSchema)
+    def post(self, args):
+        """Put every dead alert of the tenant back to pending (as the single retry), e.g.
+        after an outage of the alert endpoint outlasted the attempts."""
+        runtime = _runtime()
+        tenant_id = args["tenant_id"]
+        retried = runtime.outbox.retry_all_dead(tenant_id, current_actor(), runtime.clock.now())
+        return {"tenant_id": tenant_id, "retried": retried}
 
 
 @blp.route("/circuit/<name>/status")

@@ -46,6 +46,12 @@ def current_principal() -> Principal | None:
     return g.get("principal")
 
 
+def current_actor() -> str:
+    """Who the current request acts as, for audit records: its key's id."""
+    principal = current_principal()
+    return principal.key_id if principal is not None else "anonymous (AUTH_MODE=off)"
+
+
 def _enforce(access: AccessControl, rule: Rule, principal: Principal) -> None:
     if rule.kind == ADMIN_ONLY:
         access.require_admin(principal)

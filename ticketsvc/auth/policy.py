@@ -97,6 +97,8 @@ POLICY: Mapping[str, Rule] = MappingProxyType({
     "tickets.TicketHistory": TENANT_IN_QUERY,
     "tickets.TicketExport": TENANT_IN_QUERY,
     "notifications.Notifications": TENANT_IN_QUERY,
+    "notifications.NotificationRetry": TENANT_IN_QUERY,
+    "notifications.DeadNotificationsRetry": TENANT_IN_QUERY,
     "stats.TenantStatsView": TENANT_IN_PATH,
     "tenants.Tenant": TENANT_IN_PATH,
     # The directory of tenants: a tenant key's listing holds its own tenant only (api/tenants.py).

@@ -188,7 +188,9 @@ class TicketSync:
             "reason": reason,
             "job_id": job_id, "recorded_at": now,
         } for i in ids])
-        return self.repo.soft_delete(ids, now)
+        deleted = self.repo.soft_delete(ids, now)
+        self.outbox.withdraw_for_deleted_tickets(self.tenant_id, deleted, now)
+        return deleted
 
     @staticmethod
     def _classification_fields(classification) -> dict[str, Any]:

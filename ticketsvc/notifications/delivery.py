@@ -14,6 +14,9 @@ without spending an attempt. Each outcome is written back under the claim's toke
 - any other 4xx: ``dead`` at once (sending the same request again cannot help). For the
   breaker it is a success: the endpoint is up and answering, and an alert we cannot
   deliver must not hold back the others.
+
+Just before sending, the sender looks at the alert's ticket: if it was soft-deleted since
+the alert was queued, the alert is ``withdrawn`` (no call, no attempt spent).
 """
 from __future__ import annotations
 
@@ -29,7 +32,7 @@ from ..clock import Clock
 from ..config import Settings
 from ..retry import Backoff
 from ..upstream import UpstreamClient
-from .breaker import CLOSED, FAILURE, OPEN, SUCCESS, CircuitBreaker, CircuitOpen
+from .breaker import CLOSED, FAILURE, OPEN, SUCCESS, CircuitBreaker, CircuitOpen, Permit
 from .outbox import Claim, NotificationOutbox
 
 log = logging.getLogger(__name__)
@@ -57,6 +60,7 @@ class DrainStats:
     delivered: int = 0
     retried: int = 0
     dead: int = 0
+    withdrawn: int = 0
     deferred: int = 0
     lost: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
@@ -166,11 +170,27 @@ class NotificationDelivery:
         if self._stopping.is_set():
             self.outbox.release(claim, now)
             return "deferred"
-        try:
-            permit = self.breaker.acquire(now)
-        except CircuitOpen as refused:
-            self.outbox.release(claim, refused.retry_at)
-            return "deferred"
+        deleted_at = self.outbox.ticket_deleted_at(claim.alert)
+        if deleted_at is not None:
+            kind, settled = "withdrawn", self.outbox.withdraw(claim, deleted_at, now)
+            if settled:
+                log.info("alert %s withdrawn unsent: its ticket was deleted", claim.alert.dedupe_key)
+        else:
+            try:
+                permit = self.breaker.acquire(now)
+            except CircuitOpen as refused:
+                self.outbox.release(claim, refused.retry_at)
+                return "deferred"
+            kind, settled = self._send(claim, permit)
+        if not settled:
+            log.warning("alert %s: claim lost before its %s outcome was recorded (lease lapsed)",
+                        claim.alert.dedupe_key, kind)
+            return "lost"
+        return kind
+
+    def _send(self, claim: Claim, permit: Permit) -> tuple[str, bool]:
+        """Call ``/notify`` under the breaker's permit and record the outcome: (the stats
+        field, whether the claim still held when it was written)."""
         alert = claim.alert
         result = self.upstream.notify(tenant_id=alert.tenant_id, ticket_id=alert.ticket_id, urgency=alert.urgency,
                                       reason=alert.reason, idempotency_key=alert.dedupe_key)
@@ -178,21 +198,14 @@ class NotificationDelivery:
         self.breaker.record(permit, FAILURE if result.retryable else SUCCESS, now)
         attempt = claim.attempts + 1
         if result.delivered:
-            kind, settled = "delivered", self.outbox.complete(claim, now)
-        elif not result.retryable or attempt >= self.max_attempts:
-            kind, settled = "dead", self.outbox.bury(claim, result.error or "failed")
-            log.warning("alert %s is dead after %d attempt(s): %s", claim.alert.dedupe_key, attempt, result.error)
-        else:
-            delay = self.backoff.delay(attempt)
-            if result.retry_after_s is not None:
-                delay = max(delay, min(result.retry_after_s, self.backoff.max_s))
-            kind, settled = "retried", self.outbox.retry(claim, result.error or "failed",
-                                                          now + timedelta(seconds=delay))
-        if not settled:
-            log.warning("alert %s: claim lost before its %s outcome was recorded (lease lapsed)",
-                        claim.alert.dedupe_key, kind)
-            return "lost"
-        return kind
+            return "delivered", self.outbox.complete(claim, now)
+        if not result.retryable or attempt >= self.max_attempts:
+            log.warning("alert %s is dead after %d attempt(s): %s", alert.dedupe_key, attempt, result.error)
+            return "dead", self.outbox.bury(claim, result.error or "failed")
+        delay = self.backoff.delay(attempt)
+        if result.retry_after_s is not None:
+            delay = max(delay, min(result.retry_after_s, self.backoff.max_s))
+        return "retried", self.outbox.retry(claim, result.error or "failed", now + timedelta(seconds=delay))
 
     # -- lifecycle -------------------------------------------------------------------------
     def stop(self) -> None:

@@ -80,13 +80,20 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("tenant_id", ASCENDING), ("dedupe_key", ASCENDING)], unique=True, name="tenant_dedupe_key"),
         IndexModel([("dedupe_key", ASCENDING)], unique=True, name="dedupe_key"),
         IndexModel([("status", ASCENDING), ("next_attempt_at", ASCENDING)], name="status_due"),
-        # Delivery claims due alerts oldest first, (created_at, _id): the whole sort on the index.
+        # The oldest pending alert (/health, /metrics), oldest first with _id breaking ties.
         IndexModel([("status", ASCENDING), ("created_at", ASCENDING), ("_id", ASCENDING)], name="status_created_v2"),
         # GET /notifications, newest first with and without a status filter; _id breaks ties.
         IndexModel([("tenant_id", ASCENDING), ("status", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)],
                    name="tenant_status_created_v2"),
         IndexModel([("tenant_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)],
                    name="tenant_created"),
+        # Fair claims: the next tenant with due alerts (a seek on tenant_id), then that
+        # tenant's longest-due alerts in order (NotificationOutbox.claim).
+        IndexModel([("tenant_id", ASCENDING), ("status", ASCENDING), ("next_attempt_at", ASCENDING),
+                    ("_id", ASCENDING)], name="tenant_status_due"),
+        # Withdrawing the alerts of tickets ingestion has just deleted.
+        IndexModel([("tenant_id", ASCENDING), ("ticket_id", ASCENDING), ("status", ASCENDING)],
+                   name="tenant_ticket_status"),
     ],
     "api_keys": [
         # Not tenant data: api_keys is a small coordination collection that stays unsharded
