@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Iterable, NamedTuple
 
-from .matching import Cue, Hit, cue_for, find_all, find_cues
+from .matching import Cue, Cues, Hit, cue_for, find_all, find_cues
 from .rules import URGENCIES, Category, Rules, load_rules
 from .sentiment import build_lexicon, but_scale, lexicon_score, normalize
 from .text import Text
@@ -58,7 +58,7 @@ class _Findings(NamedTuple):
     ignored: list[str]              # reasons: phrases a cue cancelled
     cancelled_by: set[str]          # the cue kinds that cancelled something
     in_term: list[bool]             # per word: part of a rules phrase (not scored by the lexicon)
-    cues: list[Cue]
+    cues: Cues
 
 
 class Classifier:
@@ -109,7 +109,7 @@ class Classifier:
                                f"{rules.cue_kinds[cue.kind].label} ('{text.surface(cue.start, cue.end)}')")
         return _Findings(found, ignored, cancelled_by, in_term, cues)
 
-    def _governing_cue(self, hit: Hit, category: Category, cues: list[Cue], text: Text) -> Cue | None:
+    def _governing_cue(self, hit: Hit, category: Category, cues: Cues, text: Text) -> Cue | None:
         for kind_name in category.suppressed_by:
             cue = cue_for(hit.start, hit.end, self.rules.cue_kinds[kind_name], cues, text, self.rules.fillers)
             if cue is not None:
@@ -208,7 +208,7 @@ class Classifier:
             return True, f"requires_action: asks support to act ('{request}')"
         return False, "no action: nothing asked of support"
 
-    def _direct_request(self, cues: list[Cue], text: Text) -> str | None:
+    def _direct_request(self, cues: Cues, text: Text) -> str | None:
         """A request to do something ("please update", "could you send"), not a question
         ("could you tell me") and not negated ("you don't need to change anything")."""
         rules = self.rules
