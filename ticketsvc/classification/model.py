@@ -78,46 +78,56 @@ class LinearModel:
         # Each frequent word's character pieces, summed once here: a known word then costs
         # one row instead of a dozen.
         packs = [matrix[[index[g] for g in char_features(w) if g in index]].sum(axis=0) for w in packed_words]
-        self._pack_row = MappingProxyType({w: len(names) + n for n, w in enumerate(packed_words)})
+        # Plain dicts, private and never written after this: MappingProxyType.get costs
+        # twice as much, and these are read for every word of every ticket.
+        self._pack_row = {w: len(names) + n for n, w in enumerate(packed_words)}
         if packs:
             matrix = np.vstack([matrix, np.asarray(packs)])
         matrix.setflags(write=False)
         self._matrix = matrix
         self._bias = bias
-        self._index = MappingProxyType(index)
+        self._index = index
         self.heads = MappingProxyType({h.name: h for h in heads})
         self.digest = digest
         self.source = source
 
     def score(self, features: Features) -> Scored:
+        """Probabilities per head for one ticket, and what ``explain`` needs."""
         index, packs = self._index, self._pack_row
         rows: list[int] = []
-        weights: list[float] = []
         items: list[int] = []
         item_of: dict[str, int] = {}
         scale = features.scale
-
-        def add(row: int | None, weight: float, label: str) -> None:
+        # Inlined on purpose: this loop runs for every word of every ticket.
+        for name, word in features.tokens:
+            item = item_of.setdefault(word, len(item_of))
+            row = index.get(name)
             if row is not None:
                 rows.append(row)
-                weights.append(weight)
-                items.append(item_of.setdefault(label, len(item_of)))
-
-        for name, word in features.tokens:
-            add(index.get(name), scale, word)
-            negated = name.startswith("n:")
-            pack = None if negated else packs.get(word)
+                items.append(item)
+            pack = None if name[0] == "n" else packs.get(word)
             if pack is not None:
-                add(pack, scale, word)
+                rows.append(pack)
+                items.append(item)
             else:
-                for piece in char_features(word, negated):
-                    add(index.get(piece), scale, word)
-        for name, word in features.subject:
-            add(index.get(name), scale, word)
-        for name, words in features.pairs:
-            add(index.get(name), scale, words)
+                for piece in char_features(word, name[0] == "n"):
+                    row = index.get(piece)
+                    if row is not None:
+                        rows.append(row)
+                        items.append(item)
+        for group in (features.subject, features.pairs):
+            for name, label in group:
+                row = index.get(name)
+                if row is not None:
+                    rows.append(row)
+                    items.append(item_of.setdefault(label, len(item_of)))
+        text_rows = len(rows)
         for name in features.rules:
-            add(index.get(name), 1.0, name)
+            row = index.get(name)
+            if row is not None:
+                rows.append(row)
+                items.append(item_of.setdefault(name, len(item_of)))
+        weights = [scale] * text_rows + [1.0] * (len(rows) - text_rows)
 
         selected = self._matrix[rows] if rows else np.zeros((0, len(self._bias)))
         weight_array = np.asarray(weights, dtype=np.float64)

@@ -48,6 +48,7 @@ _IDS = re.compile(
     r"|\b\d{4,}\b(?![.,]\d)"                            # 1432, 20240611
     r"|\b\d+(?:[-/.]\d+){2,}\b",                        # 12/06/2024, 4471-22-9
     re.I)
+_DIGIT = re.compile(r"\d")
 _NUMBER_AFTER_NOUN = re.compile(
     r"\b(order|ticket|invoice|case|ref|reference|no|nr|number|account|acct|id|po|customer|"
     r"member|booking|transaction|receipt|contract|policy|claim|issue|tracking)(\.?\s*[:#]?\s*)\d+\b",
@@ -84,7 +85,7 @@ def own_words(message: str) -> str:
 
 def neutral_ids(text: str) -> str:
     """Ids, long numbers and amounts replaced by neutral tokens."""
-    if not any(c.isdigit() for c in text):
+    if not _DIGIT.search(text):
         return text
     text = _AMOUNT.sub(f" {AMOUNT_TOKEN} ", text)
     text = _NUMBER_AFTER_NOUN.sub(lambda m: f"{m.group(1)}{m.group(2)}{ID_TOKEN}", text)

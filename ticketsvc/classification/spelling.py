@@ -27,7 +27,6 @@ REAL_WORDS = frozenset({
     "lawyered", "reform", "refine", "refind", "reimbursed", "impediment", "atone",
     "intermediate", "furiously", "terribly", "horribly", "solicit", "solicited",
 })
-_WORD = re.compile(r"[A-Za-z]{5,}")
 
 
 def _deletes(word: str, depth: int) -> set[str]:
@@ -49,6 +48,8 @@ def _build() -> tuple[MappingProxyType, frozenset[str]]:
 
 _TABLE, _PREFIXES = _build()
 _TARGET_SET = frozenset(TARGETS)
+# Only words that start like a target are looked at: most words never reach Python.
+_CANDIDATE = re.compile(r"\b(?:" + "|".join(sorted(_PREFIXES)) + r")[a-z]{3,}\b", re.I)
 
 
 def _distance(a: str, b: str) -> int:
@@ -81,4 +82,4 @@ def correction(word: str) -> str | None:
 
 def respell(text: str) -> str:
     """``text`` with misspelled decisive words corrected."""
-    return _WORD.sub(lambda m: correction(m.group()) or m.group(), text)
+    return _CANDIDATE.sub(lambda m: correction(m.group()) or m.group(), text)

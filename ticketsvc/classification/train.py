@@ -42,7 +42,7 @@ MODEL_PATH = PACKAGE / "model.json.gz"
 
 C = MappingProxyType({"urgency": 1.0, "sentiment": 1.0, "requires_action": 1.0})
 MIN_DF = 2               # a text feature must occur in this many training tickets
-PACKED_WORD_MIN = 3      # words this frequent get their character pieces pre-summed in the file
+PACKED_WORD_MIN = 1      # words seen in training get their character pieces pre-summed at load
 DECIMALS = 4
 HELD_OUT_PREFIX = "w"    # batches named w* are writers: each is held out in turn
 TEMPLATED_BATCH = "templated"
