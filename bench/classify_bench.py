@@ -1,10 +1,15 @@
 """Classifier throughput on one core: tickets per second over a few thousand varied tickets.
 
-The tickets are the labelled evaluation set, the mock upstream's templates rendered with
-many seeds, and synthetic tickets stitched from sentences of both (one to six sentences,
-so short chat messages and long emails both appear), shuffled with a fixed seed. One
-classifier, one thread. The headline rate divides by the thread's CPU time, so it is the
-cost on one core even on a busy machine; the wall-clock rate is printed beside it.
+The tickets are the training corpus (ticketsvc/classification/corpus: independent
+writers' batches, the seed set, the upstream's templated shape), the mock upstream's
+templates rendered with many seeds, and synthetic tickets stitched from sentences of
+them (one to six sentences), shuffled with a fixed seed. One classifier, one thread. The
+headline rate divides by the thread's CPU time, so it is the cost on one core even on a
+busy machine; the wall-clock rate is printed beside it.
+
+Then the cost against length: one ticket of 2 KB and one of 20 KB made of corpus
+messages, each classified repeatedly; the engine's cost must be linear (the 20 KB one at
+most 10x the 2 KB one). Text beyond the cap (20,000 characters) is not read.
 
     python bench/classify_bench.py                  # 5000 tickets, 3 rounds
     python bench/classify_bench.py --tickets 20000 --rounds 5
@@ -25,13 +30,14 @@ sys.path.insert(0, str(ROOT))
 
 from ticketsvc.classification import load_classifier  # noqa: E402
 
-LABELLED = ROOT / "tests" / "classification" / "labeled_tickets.jsonl"
+CORPUS = ROOT / "ticketsvc" / "classification" / "corpus"
 
 
 def corpus(count: int, seed: int) -> list[tuple[str, str]]:
     """``count`` (subject, message) pairs, deterministic for a seed."""
     rng = random.Random(seed)
-    base = [(t["subject"], t["message"]) for t in map(json.loads, LABELLED.read_text().splitlines())]
+    base = [(t["subject"], t["message"]) for path in sorted(CORPUS.glob("*.jsonl"))
+            for t in map(json.loads, path.read_text(encoding="utf-8").splitlines()) if t]
     try:
         from mock_api.templates import labelled_examples
         base += [(e["subject"], e["message"]) for e in labelled_examples(seed=seed, per_template=10)]
@@ -58,7 +64,7 @@ def main() -> None:
     load_s = time.perf_counter() - started
     tickets = corpus(args.tickets, args.seed)
     words = statistics.mean(len((s + " " + m).split()) for s, m in tickets)
-    print(f"rules {classifier.version}: loaded in {load_s * 1000:.0f} ms; "
+    print(f"classifier {classifier.version}: loaded in {load_s * 1000:.0f} ms; "
           f"{len(tickets)} tickets, {words:.0f} words on average")
 
     for subject, message in tickets[:200]:   # warm-up
@@ -83,6 +89,25 @@ def main() -> None:
     print(f"median {statistics.median(cpu_rates):.0f} tickets/s on one core "
           f"({statistics.median(wall_rates):.0f}/s wall clock; target >= 3000). "
           "Wall clock includes time other processes took the core.")
+    length_cost(classifier, tickets)
+
+
+def length_cost(classifier, tickets: list[tuple[str, str]]) -> None:
+    """CPU time of one 2 KB and one 20 KB ticket (median of repeats), and their ratio."""
+    text = " ".join(message for _, message in tickets)
+    costs = {}
+    for size in (2_000, 20_000):
+        message = text[:size]
+        repeats = max(5, 400_000 // size)
+        samples = []
+        for _ in range(5):
+            start = time.thread_time()
+            for _ in range(repeats):
+                classifier.classify("Support request", message)
+            samples.append((time.thread_time() - start) / repeats)
+        costs[size] = statistics.median(samples)
+        print(f"{size // 1000:>2} KB ticket: {costs[size] * 1e3:6.2f} ms")
+    print(f"20 KB / 2 KB = {costs[20_000] / costs[2_000]:.1f}x (target <= 10x)")
 
 
 if __name__ == "__main__":

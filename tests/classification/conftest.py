@@ -12,7 +12,9 @@ import pytest
 
 from ticketsvc.classification import Classifier, load_classifier
 
-LABELLED_SET = Path(__file__).with_name("labeled_tickets.jsonl")
+CORPUS = Path(__file__).resolve().parents[2] / "ticketsvc" / "classification" / "corpus"
+# The hand-written set the rules were tuned on: now the "seed" batch of the training corpus.
+LABELLED_SET = CORPUS / "seed.jsonl"
 
 
 @pytest.fixture(scope="session")

@@ -17,8 +17,8 @@ from ticketsvc.classification import Classification, Classifier, RulesError, loa
 def test_to_dict_has_exactly_the_api_fields(classifier):
     result = classifier.classify("Refund", "I want a refund.")
     assert result.to_dict() == {
-        "urgency": "high", "sentiment": result.sentiment, "keywords": ["refund"], "requires_action": True,
-        "reasons": result.reasons, "version": classifier.version,
+        "urgency": "high", "sentiment": result.sentiment, "keywords": ["refund"], "signals": ["refund"],
+        "requires_action": True, "reasons": result.reasons, "version": classifier.version,
     }
     assert isinstance(result, Classification)
     assert isinstance(load_classifier(), Classifier) and issubclass(RulesError, Exception)
@@ -55,7 +55,8 @@ def test_classifier_and_its_rules_are_immutable(classifier):
     rules = classifier.rules
     assert dataclasses.is_dataclass(rules) and rules.__dataclass_params__.frozen
     assert isinstance(rules.categories, MappingProxyType) and isinstance(rules.terms, MappingProxyType)
-    assert isinstance(classifier._lexicon, MappingProxyType)
+    assert isinstance(classifier._reader._lexicon, MappingProxyType)
+    assert not classifier.model._matrix.flags.writeable
 
 
 def test_no_module_holds_mutable_state():

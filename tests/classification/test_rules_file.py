@@ -19,7 +19,8 @@ def replace_once(old: str, new: str) -> Callable[[str], str]:
 
 
 def test_packaged_rules_load_with_a_content_version(classifier):
-    assert re.fullmatch(r"rules-[0-9a-f]{8}", classifier.version)
+    assert re.fullmatch(r"cls-[0-9a-f]{10}", classifier.version)
+    assert re.fullmatch(r"rules-[0-9a-f]{8}", classifier.rules.version)
     assert load_classifier().version == classifier.version
     assert load_classifier(None).version == load_classifier("").version == classifier.version
 
@@ -47,14 +48,15 @@ def test_alternatives_in_a_phrase_stand_for_each_phrase(rules_file):
     path = rules_file(replace_once('outage = ["outage",', 'outage = ["(kaboom|kablam) (again|)", "outage",'))
     tuned = load_classifier(path)
     for message in ("It went kaboom.", "Kablam again!", "kaboom again"):
-        assert tuned.classify("", message).keywords == ["outage"], message
+        assert tuned.classify("", message).signals == ["outage"], message
 
 
 def test_rules_from_a_file_drive_classification_without_code_changes(rules_file):
     path = rules_file(replace_once('outage = ["outage",', 'outage = ["kaboom", "outage",'))
     tuned = load_classifier(path)
     result = tuned.classify("Help", "Everything went kaboom.")
-    assert (result.urgency, result.keywords, result.version) == ("high", ["outage"], tuned.version)
+    assert (result.signals, result.keywords, result.version) == (["outage"], ["kaboom"], tuned.version)
+    assert "rules: urgency=high: outage ('kaboom')" in result.reasons
 
 
 def error_for(rules_file, edit) -> RulesError:

@@ -18,7 +18,8 @@ class ClassifyRequestSchema(Schema):
 class ClassificationSchema(Schema):
     urgency = fields.String(required=True, metadata={"description": "high | medium | low"})
     sentiment = fields.String(required=True, metadata={"description": "negative | neutral | positive"})
-    keywords = fields.List(fields.String(), required=True, metadata={"description": "matched domain terms"})
+    keywords = fields.List(fields.String(), required=True, metadata={"description": "the words the customer wrote that decided"})
+    signals = fields.List(fields.String(), required=True, metadata={"description": "rule categories that stand, e.g. refund, outage"})
     requires_action = fields.Boolean(required=True)
     reasons = fields.List(fields.String(), required=True, metadata={"description": "which rule fired on which words"})
     version = fields.String(required=True, metadata={"description": "rules version; changes when the rules change"})

@@ -88,7 +88,7 @@ class Notifications(MethodView):
 
 @blp.route("/notifications/<notification_id>/retry")
 class NotificationRetry(MethodView):
-    @blp.arguments(TenantQuerySchema, location="query")
+    @blp.arguments(TenantQuerySchema, location="query", unknown=RAISE)
     @blp.arguments(NotificationPathSchema, location="path", as_kwargs=True)
     @blp.response(200, NotificationSchema)
     @blp.alt_response(404, description="No such alert of this tenant")
@@ -102,7 +102,7 @@ class NotificationRetry(MethodView):
 
 @blp.route("/notifications/retry-dead")
 class DeadNotificationsRetry(MethodView):
-    @blp.arguments(TenantQuerySchema, location="query")
+    @blp.arguments(TenantQuerySchema, location="query", unknown=RAISE)
     @blp.response(200, RetriedSchema)
     def post(self, args):
         """Put every dead alert of the tenant back to pending (as the single retry), e.g.

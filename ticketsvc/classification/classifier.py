@@ -1,237 +1,239 @@
-"""The classifier: urgency, sentiment, requires_action, keywords and the reasons for them.
+"""The classifier: rules for what they are sure of, a learned layer for everything else.
 
-How one ticket is read:
-1. Find every rules phrase (whole words, stems) and every context cue.
-2. Drop phrases a cue governs: "no need for a refund" (negation), "do you offer refunds?"
-   (question), "if there is a data breach" (hypothetical), "thanks for fixing the outage"
-   (resolved). Each category says which cues can cancel it.
-3. Sentiment: the lexicon's valence of the remaining words plus the weight of each
-   category found (a chargeback is negative however calmly it is put).
-4. Urgency: the highest urgency among the categories and combinations found; a
-   de-escalation ("not urgent", "no rush") lowers a medium to its cap but never a high.
-5. requires_action: high urgency, or a category that needs work (a fix, a refund, a
-   cancellation); else a direct request ("please update ...", "could you send ...")
-   unless a category says otherwise (a feature request is not a support action).
+How one ticket is decided:
+1. Read only the customer's own words (``scope.py``): the first 20,000 characters, no
+   quoted replies or signature boilerplate, ids and numbers made neutral.
+2. The upstream's templated tickets ("Issue ext-N: lawyer") are labelled from the
+   policy's keyword table (``templated.py``) and nothing else.
+3. The rules read the ticket (``rule_reader.py``): the phrases that stand after negation,
+   question, hypothetical and resolved scoping, and what the rules make of them.
+4. The learned layer (``model.py``) scores urgency, sentiment and requires_action from the
+   words, word pairs, character pieces and the rules' findings (``features.py``).
+5. The policy's structure on top: the strongest signal wins (a rule the training corpus
+   found sure, e.g. a chargeback, sets a floor under the model's urgency), and every
+   high or medium ticket requires action.
 """
 from __future__ import annotations
 
+import hashlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Iterable, NamedTuple
+from typing import Mapping, NamedTuple
 
-from .matching import Cue, Hit, cue_for, find_all, find_cues
-from .rules import URGENCIES, Category, Rules, load_rules
-from .sentiment import build_lexicon, but_scale, lexicon_score, normalize
+from .features import Features, ticket_features
+from .model import LinearModel, Scored, load_model
+from .rule_reader import RuleReader, RuleReading
+from .rules import URGENCIES, Rules, load_rules
+from .scope import customer_text
+from .templated import read_templated
 from .text import Text
 
+# Bumped when the engine decides differently for the same rules and model, so stored
+# tickets carry a version that says "classified differently" and get reclassified.
+ENGINE_VERSION = "2"
+
 _RANK = MappingProxyType({u: n for n, u in enumerate(URGENCIES)})
+_EXPLAINED = 3
+_KEYWORD_SHARE = 0.3
+# Words too common to stand as what a customer "said" in ``keywords``.
+STOPWORDS = frozenset("""
+a an the and or but if of to in on at for with from by as is are was were be been being am i we you he
+she it they me us my our your their its this that these those there here not no so do does did have has
+had will would can could should may might must just also very too all any some what which who when
+where why how please hi hello thanks thank again still now today yesterday get got""".split())
 
 
 @dataclass(frozen=True)
 class Classification:
-    """What the classifier concluded about one ticket, and why."""
+    """What the classifier concluded about one ticket, and why. ``keywords``: the words
+    the customer wrote that decided; ``signals``: the rule categories that stand."""
     urgency: str
     sentiment: str
     keywords: list[str]
     requires_action: bool
     reasons: list[str]
     version: str
+    signals: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {
             "urgency": self.urgency,
             "sentiment": self.sentiment,
             "keywords": list(self.keywords),
+            "signals": list(self.signals),
             "requires_action": self.requires_action,
             "reasons": list(self.reasons),
             "version": self.version,
         }
 
 
-def _quote(words: Iterable[str]) -> str:
-    return ", ".join(f"'{w}'" for w in dict.fromkeys(words))
+class Analysis(NamedTuple):
+    """A ticket as the engine sees it before deciding (what training learns from)."""
+    subject: str
+    message: str
+    reading: RuleReading
+    features: Features
 
 
-class _Findings(NamedTuple):
-    found: dict[str, list[Hit]]     # category name -> its phrases that stand
-    ignored: list[str]              # reasons: phrases a cue cancelled
-    cancelled_by: set[str]          # the cue kinds that cancelled something
-    in_term: list[bool]             # per word: part of a rules phrase (not scored by the lexicon)
-    cues: list[Cue]
+def rule_features(reading: RuleReading) -> list[str]:
+    """The rules' findings as features of the learned layer."""
+    text = reading.text
+    out = [f"r:{name}" for name in reading.found]
+    out += [f"r:x:{name}" for name, _ in reading.cancelled]
+    out += [f"r:x:{name}:{cue}" for name, cue in reading.cancelled]
+    out.append(f"r:urgency:{reading.urgency}")
+    # On a short ticket the rules misread less (no quoted thread, no story around the
+    # words): the model can learn to trust them more there.
+    size = "short" if len(text) < 25 else "mid" if len(text) < 80 else "long"
+    out.append(f"r:size:{size}")
+    out.append(f"r:urgency:{reading.urgency}:{size}")
+    out += [f"r:{name}:{size}" for name in reading.found]
+    out.append(f"r:tone:{reading.sentiment}")
+    if reading.request:
+        out.append("r:request")
+    if any(text.questions):
+        out.append("r:question")
+    if text.exclamations >= 2:
+        out.append("r:exclaim")
+    if sum(1 for c, w in zip(text.caps, text.words) if c and len(w) > 2) >= 2:
+        out.append("r:shout")
+    return out
+
+
+def _quote(items) -> str:
+    return ", ".join(f"'{w}' {v:+.1f}" for w, v in items)
+
+
+def _named(label: str) -> str:
+    return label[2:].replace(":", " ").replace("_", " ") if label.startswith("r:") else label
 
 
 class Classifier:
-    """Classifies tickets with one set of compiled rules. Immutable after construction,
-    so one instance serves every thread; build it once and keep it."""
+    """Classifies tickets with one set of compiled rules and one model. Immutable after
+    construction, so one instance serves every thread; build it once and keep it."""
 
-    def __init__(self, rules: Rules):
+    def __init__(self, rules: Rules, model: LinearModel | None):
         self.rules = rules
-        self.version = rules.version
-        self._lexicon = build_lexicon(rules.sentiment)
+        self.model = model
+        self._reader = RuleReader(rules)
+        settings: Mapping = model.settings if model else {}
+        self._urgency_bias = MappingProxyType(dict(settings.get("urgency_bias", {})))
+        self._sentiment_bias = MappingProxyType(dict(settings.get("sentiment_bias", {})))
+        self._action_threshold = float(settings.get("action_threshold", 0.5))
+        self._sure = frozenset(settings.get("sure_rules", ()))
+        self.version = compose_version(rules.version, model.digest if model else "")
+
+    def analyse(self, subject: str, message: str) -> Analysis:
+        """The rules' reading and the learned layer's features of one ticket."""
+        subject, message = customer_text(subject, message)
+        text = Text(subject, message)
+        reading = self._reader.read(text)
+        return Analysis(subject, message, reading, ticket_features(text, len(subject), rule_features(reading)))
 
     def classify(self, subject: str, message: str) -> Classification:
         """Classify one ticket. Never raises for any text (empty included)."""
-        text = Text(subject, message)
-        findings = self._find(text)
-        sentiment, sentiment_reason = self._sentiment(text, findings)
-        urgency, urgency_reasons, combined_action = self._urgency(text, findings.found, sentiment)
-        requires_action, action_reason = self._requires_action(urgency, findings, combined_action, text)
+        templated = read_templated(subject or "", message or "")
+        if templated is not None:
+            quoted = ", ".join(f"'{k}'" for k in templated.keywords)
+            return Classification(
+                urgency=templated.urgency, sentiment=templated.sentiment, keywords=list(templated.keywords),
+                requires_action=templated.requires_action,
+                reasons=[f"urgency={templated.urgency}: rule: templated upstream ticket ({quoted})",
+                         f"sentiment={templated.sentiment}: rule: templated upstream ticket ({quoted})",
+                         f"requires_action={str(templated.requires_action).lower()}: rule: templated upstream "
+                         f"ticket ({quoted})"],
+                version=self.version, signals=["templated"])
+        analysis = self.analyse(subject, message)
+        reading = analysis.reading
+        if self.model is None:
+            return self._rules_only(reading)
+        scored = self.model.score(analysis.features)
+        urgency, urgency_reason, decided_by = self._urgency(reading, scored)
+        sentiment, sentiment_reason = self._sentiment(scored)
+        requires_action, action_reason = self._requires_action(urgency, scored)
         return Classification(
             urgency=urgency,
             sentiment=sentiment,
-            keywords=self._keywords(findings.found),
+            keywords=self._keywords(reading, scored, urgency, decided_by),
             requires_action=requires_action,
-            reasons=urgency_reasons + [sentiment_reason, action_reason] + findings.ignored,
+            reasons=[urgency_reason, sentiment_reason, action_reason]
+                    + [f"rules: {r}" for r in reading.urgency_reasons] + reading.ignored,
             version=self.version,
+            signals=list(reading.found),
         )
 
-    def _find(self, text: Text) -> _Findings:
-        """The rules' phrases in the text, minus those a context cue cancels."""
-        rules = self.rules
-        cues = find_cues(rules.cues, text, rules.max_gap)
-        found: dict[str, list[Hit]] = {}
-        ignored: list[str] = []
-        cancelled_by: set[str] = set()
-        in_term = [False] * len(text)
-        for hit in find_all(rules.terms, text, rules.max_gap):
-            for i in range(hit.start, hit.end):
-                in_term[i] = True
-            if not hit.pattern.owner:   # an ignore phrase: it only hides what it covers
-                continue
-            category = rules.categories[hit.pattern.owner]
-            cue = self._governing_cue(hit, category, cues, text)
-            if cue is None:
-                found.setdefault(category.name, []).append(hit)
-            else:
-                cancelled_by.add(cue.kind)
-                ignored.append(f"ignored {category.label} '{text.surface(hit.start, hit.end)}': "
-                               f"{rules.cue_kinds[cue.kind].label} ('{text.surface(cue.start, cue.end)}')")
-        return _Findings(found, ignored, cancelled_by, in_term, cues)
+    def _urgency(self, reading: RuleReading, scored: Scored) -> tuple[str, str, str]:
+        """The model's urgency, unless a sure rule asks for more: the strongest signal wins."""
+        probabilities = scored.probabilities["urgency"]
+        model_urgency = max(URGENCIES, key=lambda u: (probabilities[u] * _bias(self._urgency_bias, u), _RANK[u]))
+        sure = [(self.rules.categories[name], hits) for name, hits in reading.found.items()
+                if name in self._sure and self.rules.categories[name].urgency]
+        if sure:
+            category, hits = max(sure, key=lambda c: _RANK[c[0].urgency])
+            if _RANK[category.urgency] >= _RANK[model_urgency]:
+                words = ", ".join(dict.fromkeys(f"'{reading.text.surface(h.start, h.end)}'" for h in hits))
+                return category.urgency, f"urgency={category.urgency}: rule: {category.label} ({words})", "rule"
+        top = self.model.explain(scored, "urgency", model_urgency, _EXPLAINED)
+        return (model_urgency,
+                f"urgency={model_urgency}: model: {_quote((_named(w), v) for w, v in top) or 'no strong feature'}"
+                f" -> {model_urgency} (p={probabilities[model_urgency]:.2f})", "model")
 
-    def _governing_cue(self, hit: Hit, category: Category, cues: list[Cue], text: Text) -> Cue | None:
-        for kind_name in category.suppressed_by:
-            cue = cue_for(hit.start, hit.end, self.rules.cue_kinds[kind_name], cues, text, self.rules.fillers)
-            if cue is not None:
-                return cue
-        return None
+    def _sentiment(self, scored: Scored) -> tuple[str, str]:
+        probabilities = scored.probabilities["sentiment"]
+        sentiment = max(probabilities, key=lambda s: probabilities[s] * _bias(self._sentiment_bias, s))
+        top = self.model.explain(scored, "sentiment", sentiment, _EXPLAINED)
+        return sentiment, (f"sentiment={sentiment}: model: {_quote((_named(w), v) for w, v in top) or 'no strong feature'}"
+                           f" -> {sentiment} (p={probabilities[sentiment]:.2f})")
 
-    def _sentiment(self, text: Text, findings: _Findings) -> tuple[str, str]:
-        """Lexicon valence of the words outside rules phrases, plus each category's weight."""
-        rules = self.rules
-        scale = but_scale(text)
-        negation = rules.cue_kinds[rules.negation_kind]
-        lexical, contributors = lexicon_score(
-            text, self._lexicon, rules.sentiment, findings.in_term,
-            lambda i: cue_for(i, i + 1, negation, findings.cues, text, rules.fillers) is not None, scale)
-        domain = 0.0
-        parts = []
-        for name, hits in findings.found.items():
-            category = rules.categories[name]
-            if category.sentiment:
-                weight = category.sentiment * max(scale[h.start] for h in hits)
-                domain += weight
-                parts.append(f"{category.label} {weight:+.1f}")
-        for kind_name in sorted(findings.cancelled_by):   # "thanks for fixing the outage" is good news
-            kind = rules.cue_kinds[kind_name]
-            if kind.sentiment:
-                domain += kind.sentiment
-                parts.append(f"{kind.label} {kind.sentiment:+.1f}")
-        score = normalize(lexical + domain)
-        if score <= rules.sentiment.negative_at_or_below:
-            sentiment = "negative"
-        elif score >= rules.sentiment.positive_at_or_above:
-            sentiment = "positive"
-        else:
-            sentiment = "neutral"
-        top = sorted(contributors, key=lambda c: -abs(c[1]))[:3]
-        detail = f"lexicon {lexical:+.1f}" + (f" ({_quote(w for w, _ in top)})" if top else "")
-        if parts:
-            detail += f"; domain: {', '.join(parts)}"
-        return sentiment, f"sentiment={sentiment} (score {score:+.2f}): {detail}"
+    def _requires_action(self, urgency: str, scored: Scored) -> tuple[bool, str]:
+        """Every high or medium ticket requires action; a low one when the model says so."""
+        if urgency != "low":
+            return True, f"requires_action: {urgency} urgency"
+        p_true = scored.probabilities["requires_action"][True]
+        decided = p_true >= self._action_threshold
+        top = self.model.explain(scored, "requires_action", decided, _EXPLAINED)
+        return decided, (f"requires_action={str(decided).lower()}: model: "
+                         f"{_quote((_named(w), v) for w, v in top) or 'no strong feature'} (p={p_true:.2f})")
 
-    def _urgency(self, text: Text, found: dict[str, list[Hit]],
-                 sentiment: str) -> tuple[str, list[str], bool | None]:
-        """The highest urgency any category or combination asks for, after a customer's
-        de-escalation (which lowers a medium, never a high); with the reasons, and what
-        the combinations that applied say about action."""
-        rules = self.rules
-        signals: list[tuple[str, str, str]] = []   # (urgency, label, evidence)
-        for name, hits in found.items():
-            category = rules.categories[name]
-            if category.urgency is not None:
-                signals.append((category.urgency, category.label, _quote(text.surface(h.start, h.end) for h in hits)))
-        combined_action = None
-        for combo in rules.combinations:
-            if not all(group & found.keys() for group in combo.requires):
-                continue
-            if combo.sentiment is not None and combo.sentiment != sentiment:
-                continue
-            evidence = " + ".join("/".join(rules.categories[n].label for n in sorted(group & found.keys()))
-                                  for group in combo.requires)
-            if combo.sentiment:
-                evidence += f", {sentiment} tone"
-            if combo.urgency is not None:
-                signals.append((combo.urgency, combo.label, evidence))
-            if combo.requires_action is not None:
-                combined_action = combined_action or combo.requires_action
-        urgency = max((s[0] for s in signals), key=_RANK.__getitem__, default="low")
-
-        reasons = [f"urgency={u}: {label} ({evidence})" for u, label, evidence in signals if u == urgency]
-        caps = [(rules.categories[n], hits) for n, hits in found.items() if rules.categories[n].cap_urgency]
-        if caps and urgency != "high":
-            category, hits = min(caps, key=lambda c: _RANK[c[0].cap_urgency])
-            if _RANK[category.cap_urgency] < _RANK[urgency]:
-                reasons = [f"urgency={category.cap_urgency}, lowered from {urgency}: {category.label} "
-                           f"({_quote(text.surface(h.start, h.end) for h in hits)})"]
-                urgency = category.cap_urgency
-        if not reasons:
-            reasons = ["urgency=low: no problem, request or urgency signal"]
-        reasons += [f"also: {label} ({evidence}) suggests {u}" for u, label, evidence in signals if u != urgency]
-        return urgency, reasons, combined_action
-
-    def _requires_action(self, urgency: str, findings: _Findings, combined: bool | None,
-                         text: Text) -> tuple[bool, str]:
-        """High urgency or a category that needs work: yes. Otherwise a category that says
-        no (a feature request) wins over a polite request; a direct request is a yes."""
+    def _keywords(self, reading: RuleReading, scored: Scored, urgency: str, decided_by: str) -> list[str]:
+        """The customer's words that fired: the rule phrases that stand, in order of
+        appearance; when none stands and the model found a problem, the content words that
+        weighed most towards its urgency."""
+        text = reading.text
+        hits = sorted((h for hits in reading.found.values() for h in hits), key=lambda h: h.start)
         categories = self.rules.categories
-        if urgency == "high":
-            return True, "requires_action: high urgency"
-        needing = [categories[n].label for n in findings.found if categories[n].requires_action]
-        if needing or combined:
-            return True, f"requires_action: {', '.join(needing) or 'combined signals'}"
-        declining = [categories[n].label for n in findings.found if categories[n].requires_action is False]
-        if declining:
-            return False, f"no action: {', '.join(declining)}"
-        request = self._direct_request(findings.cues, text)
-        if request:
-            return True, f"requires_action: asks support to act ('{request}')"
-        return False, "no action: nothing asked of support"
+        words = [text.surface(h.start, h.end) for h in hits if categories[h.pattern.owner].keywords]
+        if not words and decided_by == "model" and urgency != "low":
+            words = [w for w, share in self.model.explain(scored, "urgency", urgency, _EXPLAINED)
+                     if share >= _KEYWORD_SHARE and not w.startswith("r:") and not set(w.split()) <= STOPWORDS]
+        return list(dict.fromkeys(words))
 
-    def _direct_request(self, cues: list[Cue], text: Text) -> str | None:
-        """A request to do something ("please update", "could you send"), not a question
-        ("could you tell me") and not negated ("you don't need to change anything")."""
-        rules = self.rules
-        negation = rules.cue_kinds[rules.negation_kind]
-        stems, clauses = text.stems, text.clauses
-        for lead in find_all(rules.action_leads, text, 0, stemmed=False):
-            for j in range(lead.end, min(lead.end + rules.action_window, len(stems))):
-                if clauses[j] != clauses[lead.start]:
-                    break
-                if stems[j] in rules.action_verbs:
-                    if cue_for(j, j + 1, negation, cues, text, rules.fillers) is None:
-                        return text.surface(lead.start, j + 1)
-                    break
-        return None
-
-    def _keywords(self, found: dict[str, list[Hit]]) -> list[str]:
-        """Canonical keywords of the phrases that stand, in order of first appearance."""
-        hits = sorted((h for hits in found.values() for h in hits), key=lambda h: h.start)
-        keywords = (h.pattern.keyword for h in hits if self.rules.categories[h.pattern.owner].keywords)
-        return list(dict.fromkeys(keywords))
+    def _rules_only(self, reading: RuleReading) -> Classification:
+        """Without a model (training's first pass): the rules' own conclusions."""
+        text = reading.text
+        hits = sorted((h for hits in reading.found.values() for h in hits), key=lambda h: h.start)
+        return Classification(
+            urgency=reading.urgency, sentiment=reading.sentiment,
+            keywords=list(dict.fromkeys(text.surface(h.start, h.end) for h in hits
+                                        if self.rules.categories[h.pattern.owner].keywords)),
+            requires_action=reading.requires_action,
+            reasons=reading.urgency_reasons + [reading.sentiment_reason, reading.action_reason] + reading.ignored,
+            version=self.version, signals=list(reading.found))
 
 
-def load_classifier(path: str | os.PathLike | None = None) -> Classifier:
-    """A classifier over the rules at ``path`` (the packaged default when empty).
-    Raises RulesError naming the file and the bad key."""
-    return Classifier(load_rules(path))
+def _bias(biases: Mapping[str, float], label: str) -> float:
+    return float(biases.get(label, 1.0))
+
+
+def compose_version(rules_version: str, model_digest: str) -> str:
+    """A short stable string naming the engine, the rules and the model together."""
+    digest = hashlib.sha256(f"{ENGINE_VERSION}\n{rules_version}\n{model_digest}".encode()).hexdigest()
+    return f"cls-{digest[:10]}"
+
+
+def load_classifier(path: str | os.PathLike | None = None,
+                    model_path: str | os.PathLike | None = None) -> Classifier:
+    """A classifier over the rules at ``path`` and the model at ``model_path`` (the
+    packaged ones when empty). Raises RulesError or ModelError naming the file."""
+    return Classifier(load_rules(path), load_model(model_path))

@@ -65,20 +65,45 @@ def find_all(index: Mapping, text: Text, max_gap: int, stemmed: bool = True) -> 
             if end > 0:
                 hits.append(Hit(pattern, i, end))
     if len(hits) > 1:
-        hits = [h for h in hits if not any(
-            o.start <= h.start and h.end <= o.end and (o.end - o.start) > (h.end - h.start) for o in hits)]
-        seen: set[tuple] = set()
-        unique = []
-        for h in hits:
-            key = (h.pattern.owner, h.pattern.keyword, h.start, h.end)
-            if key not in seen:
-                seen.add(key)
-                unique.append(h)
-        hits = unique
+        hits = _outermost(hits)
     return hits
 
 
-def find_cues(index: Mapping, text: Text, max_gap: int) -> list[Cue]:
+def _outermost(hits: list[Hit]) -> list[Hit]:
+    """``hits`` without those lying wholly inside a longer one, and without duplicates
+    (same owner, keyword and span), in order of start. One sort and one sweep: a hit is
+    inside a longer one exactly when an earlier hit in (start, -end) order, with another
+    span, reaches at least as far."""
+    hits = sorted(hits, key=lambda h: (h.start, -h.end))
+    kept: list[Hit] = []
+    seen: set[tuple] = set()
+    reach = -1          # furthest end among hits of earlier spans
+    group_reach = -1    # furthest end including the current span's group
+    span = None
+    for h in hits:
+        if (h.start, h.end) != span:
+            span = (h.start, h.end)
+            reach = group_reach
+        group_reach = max(group_reach, h.end)
+        if reach >= h.end:
+            continue
+        key = (h.pattern.owner, h.pattern.keyword, h.start, h.end)
+        if key not in seen:
+            seen.add(key)
+            kept.append(h)
+    return kept
+
+
+class Cues(NamedTuple):
+    """The cues found in one ticket, with lookups by (kind, first word) and (kind, last
+    word), so deciding whether a cue governs a phrase costs the kind's window, not the
+    number of cues."""
+    found: list[Cue]
+    by_last: dict[tuple[str, int], Cue]
+    by_first: dict[tuple[str, int], Cue]
+
+
+def find_cues(index: Mapping, text: Text, max_gap: int) -> Cues:
     """Context cues, left to right, not overlapping: every cue starting at a word counts
     ("what is your" is a general question and holds the question "what is"), unless the
     longest phrase there is a non-cue ("no one"), which hides the cues inside it. Cues
@@ -99,44 +124,37 @@ def find_cues(index: Mapping, text: Text, max_gap: int) -> list[Cue]:
         if all(owner for end, owner in matched if end == longest):
             cues.extend(Cue(owner, i, end) for end, owner in matched)
         i = longest
-    return cues
+    by_last: dict[tuple[str, int], Cue] = {}
+    by_first: dict[tuple[str, int], Cue] = {}
+    for cue in cues:
+        by_last.setdefault((cue.kind, cue.end - 1), cue)
+        by_first.setdefault((cue.kind, cue.start), cue)
+    return Cues(cues, by_last, by_first)
 
 
-def cue_for(start: int, end: int, kind: CueKind, cues: list[Cue], text: Text,
+def cue_for(start: int, end: int, kind: CueKind, cues: Cues, text: Text,
             fillers: frozenset[str]) -> Cue | None:
     """The cue of ``kind`` that governs words [start, end), if any: in the same clause,
     within the kind's window before (or after) them, with only filler words in between
-    when the kind asks for that."""
+    when the kind asks for that. Costs at most the kind's window in lookups."""
     clauses, words = text.clauses, text.words
     clause = clauses[start]
     if kind.questions_only and not text.questions[start]:
         return None
+    name = kind.name
     if kind.direction == "before":
-        mine = [c for c in cues if c.kind == kind.name and c.end <= start]
-        if not mine:
-            return None
-        j = start - 1
-        for _ in range(kind.window):
-            if j < 0 or clauses[j] != clause:
-                return None
-            for cue in mine:
-                if cue.end - 1 == j:
-                    return cue
-            if kind.fillers_only and words[j] not in fillers:
-                return None
-            j -= 1
-        return None
-    mine = [c for c in cues if c.kind == kind.name and c.start >= end]
-    if not mine:
-        return None
-    j = end
+        lookup = cues.by_last
+        j, step = start - 1, -1
+    else:
+        lookup = cues.by_first
+        j, step = end, 1
     for _ in range(kind.window):
-        if j >= len(words) or clauses[j] != clause:
+        if j < 0 or j >= len(words) or clauses[j] != clause:
             return None
-        for cue in mine:
-            if cue.start == j:
-                return cue
+        cue = lookup.get((name, j))
+        if cue is not None:
+            return cue
         if kind.fillers_only and words[j] not in fillers:
             return None
-        j += 1
+        j += step
     return None

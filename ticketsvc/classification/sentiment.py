@@ -39,20 +39,27 @@ def build_lexicon(rules: SentimentRules) -> Mapping[str, float]:
 
 
 def but_scale(text: Text) -> list[float]:
-    """Per word: 0.5 before a "but" in its sentence, 1.5 after it, else 1."""
-    scale = [1.0] * len(text)
+    """Per word: 0.5 before the last "but" of its sentence, 1.5 after it, else 1 (the
+    last "but" itself is 1.5 when an earlier "but" precedes it). One pass per word."""
     words, sentences = text.words, text.sentences
+    n = len(words)
+    scale = [1.0] * n
+    last_but: dict[int, int] = {}
+    first_but: dict[int, int] = {}
     for i, word in enumerate(words):
         if word == "but":
-            sentence = sentences[i]
-            j = i - 1
-            while j >= 0 and sentences[j] == sentence:
-                scale[j] = 0.5
-                j -= 1
-            j = i + 1
-            while j < len(words) and sentences[j] == sentence:
-                scale[j] = 1.5
-                j += 1
+            last_but[sentences[i]] = i
+            first_but.setdefault(sentences[i], i)
+    if not last_but:
+        return scale
+    for i in range(n):
+        pivot = last_but.get(sentences[i])
+        if pivot is None:
+            continue
+        if i < pivot:
+            scale[i] = 0.5
+        elif i > pivot or first_but[sentences[i]] < pivot:
+            scale[i] = 1.5
     return scale
 
 

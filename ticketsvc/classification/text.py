@@ -8,6 +8,7 @@ same tokenizer and the same light stemmer, so "crash" in the rules matches "cras
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from types import MappingProxyType
 
 # A number with separators ("$19.99", "14.2") is one token, so its dot does not end a
@@ -63,6 +64,7 @@ def expand(word: str) -> tuple[str, ...]:
     return (head + tail[1:],)
 
 
+@lru_cache(maxsize=1 << 16)   # bounded; words repeat across tickets far more than they vary
 def stem(word: str) -> str:
     """A crude, consistent stem: strips plural, -ed and -ing, a final e and a doubled
     final consonant, so inflections of one word meet ("charges", "charged", "charging",

@@ -1,0 +1,188 @@
+"""The learned layer: linear models (one per label) over ``features.Features``, loaded from
+a plain JSON file of vocabulary and coefficients written by ``train.py``.
+
+No pickle: the file is data (feature names, one row of weights per feature, biases, the
+decision settings found in training), so a scikit-learn upgrade cannot make it unreadable
+and its hash names exactly what classifies. Scoring is a sum of the rows of the features a
+ticket has, so it explains itself: each word's, pair's or rule's share of the winning
+label is its row times its count.
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import math
+import os
+from dataclasses import dataclass
+from importlib import resources
+from types import MappingProxyType
+from typing import Mapping
+
+import numpy as np
+
+from .features import Features, char_features
+
+DEFAULT_MODEL = "model.json.gz"
+FORMAT = 1
+HEADS = ("urgency", "sentiment", "requires_action")
+
+
+class ModelError(ValueError):
+    """The model file cannot be used."""
+
+
+@dataclass(frozen=True)
+class Head:
+    name: str
+    labels: tuple          # class labels in column order; requires_action: (False, True), one column
+    columns: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Scored:
+    """The model's view of one ticket: per head, probabilities by label; and what is
+    needed to explain a label."""
+    probabilities: Mapping[str, Mapping]
+    _rows: np.ndarray          # the weight rows used, (k, columns)
+    _weights: np.ndarray       # their multiplicities (counts times scale)
+    _items: np.ndarray         # which explained item each row belongs to
+    _labels: tuple[str, ...]   # the items: a word, a word pair or a rule feature
+
+
+class LinearModel:
+    """Immutable after loading; one instance serves every thread."""
+
+    def __init__(self, doc: Mapping, digest: str, source: str):
+        try:
+            if doc["format"] != FORMAT:
+                raise ModelError(f"{source}: format {doc['format']!r}, this engine reads {FORMAT}")
+            names = doc["features"]
+            matrix = np.asarray(doc["weights"], dtype=np.float64)
+            bias = np.asarray(doc["bias"], dtype=np.float64)
+            heads = []
+            column = 0
+            for name in HEADS:
+                labels = tuple(doc["heads"][name])
+                width = 1 if len(labels) == 2 else len(labels)
+                heads.append(Head(name, labels, tuple(range(column, column + width))))
+                column += width
+            self.settings = MappingProxyType(dict(doc.get("settings", {})))
+            self.trained_on = MappingProxyType(dict(doc.get("corpus", {})))
+            packed_words = doc.get("words", [])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelError(f"{source}: not a model file ({exc})") from exc
+        if matrix.shape != (len(names), column) or bias.shape != (column,):
+            raise ModelError(f"{source}: weights {matrix.shape} do not match {len(names)} features x {column} columns")
+        index = {name: n for n, name in enumerate(names)}
+        # Each frequent word's character pieces, summed once here: a known word then costs
+        # one row instead of a dozen.
+        packs = [matrix[[index[g] for g in char_features(w) if g in index]].sum(axis=0) for w in packed_words]
+        # Plain dicts, private and never written after this: MappingProxyType.get costs
+        # twice as much, and these are read for every word of every ticket.
+        self._pack_row = {w: len(names) + n for n, w in enumerate(packed_words)}
+        if packs:
+            matrix = np.vstack([matrix, np.asarray(packs)])
+        matrix.setflags(write=False)
+        self._matrix = matrix
+        self._bias = bias
+        self._index = index
+        self.heads = MappingProxyType({h.name: h for h in heads})
+        self.digest = digest
+        self.source = source
+
+    def score(self, features: Features) -> Scored:
+        """Probabilities per head for one ticket, and what ``explain`` needs."""
+        index, packs = self._index, self._pack_row
+        rows: list[int] = []
+        items: list[int] = []
+        item_of: dict[str, int] = {}
+        scale = features.scale
+        # Inlined on purpose: this loop runs for every word of every ticket.
+        for name, word in features.tokens:
+            item = item_of.setdefault(word, len(item_of))
+            row = index.get(name)
+            if row is not None:
+                rows.append(row)
+                items.append(item)
+            pack = None if name[0] == "n" else packs.get(word)
+            if pack is not None:
+                rows.append(pack)
+                items.append(item)
+            else:
+                for piece in char_features(word, name[0] == "n"):
+                    row = index.get(piece)
+                    if row is not None:
+                        rows.append(row)
+                        items.append(item)
+        for group in (features.subject, features.pairs):
+            for name, label in group:
+                row = index.get(name)
+                if row is not None:
+                    rows.append(row)
+                    items.append(item_of.setdefault(label, len(item_of)))
+        text_rows = len(rows)
+        for name in features.rules:
+            row = index.get(name)
+            if row is not None:
+                rows.append(row)
+                items.append(item_of.setdefault(name, len(item_of)))
+        weights = [scale] * text_rows + [1.0] * (len(rows) - text_rows)
+
+        selected = self._matrix[rows] if rows else np.zeros((0, len(self._bias)))
+        weight_array = np.asarray(weights, dtype=np.float64)
+        logits = self._bias + weight_array @ selected
+        probabilities = {}
+        for head in self.heads.values():
+            values = logits[list(head.columns)]
+            if len(head.columns) == 1:
+                p_true = 1.0 / (1.0 + math.exp(-float(values[0])))
+                probabilities[head.name] = {head.labels[0]: 1.0 - p_true, head.labels[1]: p_true}
+            else:
+                exp = np.exp(values - values.max())
+                exp /= exp.sum()
+                probabilities[head.name] = dict(zip(head.labels, (float(p) for p in exp)))
+        return Scored(probabilities, selected, weight_array, np.asarray(items, dtype=np.intp),
+                      tuple(item_of))
+
+    def explain(self, scored: Scored, head_name: str, label, top: int = 3) -> list[tuple[str, float]]:
+        """The items (words, word pairs, rule features) that weighed most towards ``label``
+        on ``head_name``, with their weight: for a multi-class head, each item's logit for
+        the label minus its mean over the head's labels."""
+        head = self.heads[head_name]
+        if not len(scored._items):
+            return []
+        rows = scored._rows
+        if len(head.columns) == 1:
+            sign = 1.0 if label == head.labels[1] else -1.0
+            share = rows[:, head.columns[0]] * sign
+        else:
+            column = head.columns[head.labels.index(label)]
+            share = rows[:, column] - rows[:, list(head.columns)].mean(axis=1)
+        totals = np.bincount(scored._items, weights=share * scored._weights, minlength=len(scored._labels))
+        order = np.argsort(-totals, kind="stable")[:top]
+        return [(scored._labels[i], float(totals[i])) for i in order if totals[i] > 0.05]
+
+
+def load_model(path: str | os.PathLike | None = None) -> LinearModel:
+    """The model at ``path`` (the packaged one when empty). Raises ModelError."""
+    if path:
+        source = os.fspath(path)
+        try:
+            with open(source, "rb") as handle:
+                data = handle.read()
+        except OSError as exc:
+            raise ModelError(f"{source}: cannot read model file ({exc.strerror or exc})") from exc
+    else:
+        source = f"{__package__.replace('.', '/')}/{DEFAULT_MODEL}"
+        try:
+            data = resources.files(__package__).joinpath(DEFAULT_MODEL).read_bytes()
+        except FileNotFoundError as exc:
+            raise ModelError(f"{source}: missing; run python -m ticketsvc.classification.train") from exc
+    digest = hashlib.sha256(data).hexdigest()
+    try:
+        text = gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data
+        doc = json.loads(text)
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"{source}: not a model file ({exc})") from exc
+    return LinearModel(doc, digest, source)

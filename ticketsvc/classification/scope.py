@@ -1,0 +1,92 @@
+"""What of a ticket is read: the customer's own words, with ids and numbers made neutral.
+
+Before rules or model see a ticket:
+- text beyond the cap is not read (``MAX_SUBJECT_CHARS``, ``MAX_TEXT_CHARS``), so cost is
+  bounded whatever an upstream sends;
+- quoted earlier messages (lines starting with ``>``, the "On ... wrote:" line above them,
+  an "-----Original Message-----" block) are dropped: they are not the customer's words now;
+- signature boilerplate (confidentiality and privilege notices, "notify the sender
+  immediately") is dropped, and so is everything after a "-- " signature line;
+- tracker ids, ticket and order numbers, long numbers and money amounts become the tokens
+  ``idnum`` and ``amount``: "Issue ext-503" is not an outage, "#1432" is not a word. Short
+  bare numbers stay ("returning 503"), since a customer quoting an error code says something;
+- misspelled decisive words are put right ("urgnetly", "emergancy": ``spelling.py``).
+"""
+from __future__ import annotations
+
+import re
+
+from .spelling import respell
+
+MAX_SUBJECT_CHARS = 1_000
+MAX_TEXT_CHARS = 20_000   # subject and message together; the rest is not read
+
+ID_TOKEN = "idnum"
+AMOUNT_TOKEN = "amount"
+
+_QUOTE_HEADER = re.compile(r"^\s*(on\s.{0,200}\swrote:|-{2,}\s*original message\s*-{2,})\s*$", re.I)
+_SIGNATURE_DASHES = re.compile(r"^--\s?$")
+_BOILERPLATE = re.compile(
+    r"intended (solely )?(only )?(for the )?(use of the )?(named )?(recipient|addressee)"
+    r"|received this (e-?mail|message|communication) in error"
+    r"|notify the sender"
+    r"|(legally )?privileged and confidential|confidential and (legally )?privileged"
+    r"|subject to legal privilege|legal(ly)? privilege"
+    r"|confidentiality (notice|statement|disclaimer)|^\s*disclaimer\b"
+    r"|(any|unauthori[sz]ed) (review|use|disclosure|distribution|dissemination|copying)"
+    r"|this (e-?mail|message) (and any attachments? )?(is|are|may be) confidential",
+    re.I)
+
+_AMOUNT = re.compile(
+    r"(?:[$\u20ac\u00a3]|\b(?:usd|eur|gbp|aud|cad|chf|inr|pln|brl)\b)\s?\d[\d,.]*(?:\s?[kKmM]\b)?"
+    r"|\b\d[\d,.]*\s?(?:[$\u20ac\u00a3]|(?:usd|eur|gbp|aud|cad|chf|inr|pln|brl|euros?|dollars?|pounds?|zloty|reais)\b)",
+    re.I)
+_IDS = re.compile(
+    r"#\s?\d[\w-]*"                                     # #1432, # 88
+    r"|\b[A-Za-z]{1,12}[-_/]\d[\w./-]*"                 # ext-503, INV-2024-0012, PO/7781
+    r"|\b(?=[A-Za-z]*\d)(?=\d*[A-Za-z])[A-Za-z0-9]{6,}\b"  # A1B2C3D4, GB29NWBK6016...
+    r"|\b\d{4,}\b(?![.,]\d)"                            # 1432, 20240611
+    r"|\b\d+(?:[-/.]\d+){2,}\b",                        # 12/06/2024, 4471-22-9
+    re.I)
+_DIGIT = re.compile(r"\d")
+_NUMBER_AFTER_NOUN = re.compile(
+    r"\b(order|ticket|invoice|case|ref|reference|no|nr|number|account|acct|id|po|customer|"
+    r"member|booking|transaction|receipt|contract|policy|claim|issue|tracking)(\.?\s*[:#]?\s*)\d+\b",
+    re.I)
+
+
+def customer_text(subject: str | None, message: str | None) -> tuple[str, str]:
+    """The subject and message as the engine reads them (see the module docstring)."""
+    subject = (subject or "")[:MAX_SUBJECT_CHARS]
+    message = (message or "")[:max(0, MAX_TEXT_CHARS - len(subject))]
+    return respell(neutral_ids(subject)), respell(neutral_ids(own_words(message)))
+
+
+def own_words(message: str) -> str:
+    """The message without quoted replies and signature boilerplate."""
+    if ">" not in message and "--" not in message and not _BOILERPLATE.search(message):
+        return message
+    kept: list[str] = []
+    for line in message.split("\n"):
+        stripped = line.lstrip()
+        if stripped.startswith(">"):
+            continue
+        if _SIGNATURE_DASHES.match(stripped.rstrip()):
+            break
+        if _QUOTE_HEADER.match(stripped):
+            if "original message" in stripped.lower():
+                break
+            continue
+        if _BOILERPLATE.search(line):
+            continue
+        kept.append(line)
+    return "\n".join(kept)
+
+
+def neutral_ids(text: str) -> str:
+    """Ids, long numbers and amounts replaced by neutral tokens."""
+    if not _DIGIT.search(text):
+        return text
+    text = _AMOUNT.sub(f" {AMOUNT_TOKEN} ", text)
+    text = _NUMBER_AFTER_NOUN.sub(lambda m: f"{m.group(1)}{m.group(2)}{ID_TOKEN}", text)
+    return _IDS.sub(ID_TOKEN, text)

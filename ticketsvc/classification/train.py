@@ -1,0 +1,357 @@
+"""Train the learned layer from the corpus in the repository, deterministically.
+
+    python -m ticketsvc.classification.train              # writes model.json.gz
+    python -m ticketsvc.classification.train --evaluate   # also prints leave-one-writer-out figures
+    python -m ticketsvc.classification.train --write-templated   # regenerates corpus/templated.jsonl
+
+The corpus is every ``corpus/*.jsonl`` file (one batch each, its writer's brief beside it
+as ``.md``). Training reads each ticket exactly as the engine does (``Classifier.analyse``
+without a model: the rules' reading plus the text features), fits one scikit-learn
+logistic regression per label (urgency, sentiment, requires_action), and then chooses the
+decision settings on out-of-fold predictions (each writer's batch predicted by a model
+trained without it): which rule categories set a floor under the model's urgency, how
+much more a "high" weighs, the requires_action threshold. The same corpus always gives the
+same file: sorted inputs, a deterministic solver, weights rounded before writing, a gzip
+header without a timestamp.
+
+scikit-learn is needed only here; the engine reads the written file with numpy.
+"""
+from __future__ import annotations
+
+import argparse
+import gzip
+import itertools
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+from types import MappingProxyType
+from typing import Iterable, Mapping
+
+import numpy as np
+
+from .classifier import Analysis, Classifier
+from .features import char_features
+from .model import FORMAT, HEADS, LinearModel
+from .rules import URGENCIES, load_rules
+from .templated import KEYWORDS
+
+PACKAGE = Path(__file__).resolve().parent
+CORPUS = PACKAGE / "corpus"
+MODEL_PATH = PACKAGE / "model.json.gz"
+
+C = MappingProxyType({"urgency": 1.0, "sentiment": 1.0, "requires_action": 1.0})
+MIN_DF = 2               # a text feature must occur in this many training tickets
+PACKED_WORD_MIN = 1      # words seen in training get their character pieces pre-summed at load
+DECIMALS = 4
+HELD_OUT_PREFIX = "w"    # batches named w* are writers: each is held out in turn
+TEMPLATED_BATCH = "templated"
+
+_RANK = MappingProxyType({u: n for n, u in enumerate(URGENCIES)})
+
+
+# -- the corpus ----------------------------------------------------------------------------
+
+def load_corpus(directory: Path = CORPUS) -> list[dict]:
+    """Every ticket of every batch, in file then line order, with its ``batch``."""
+    tickets = []
+    for path in sorted(directory.glob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                ticket = json.loads(line)
+                ticket["batch"] = path.stem
+                tickets.append(ticket)
+    return tickets
+
+
+def templated_tickets() -> list[dict]:
+    """The upstream's templated shape for every keyword of the policy's table, alone and
+    paired with others (subject and message keywords differ), labelled by the policy."""
+    from .templated import read_templated
+    keywords = sorted(KEYWORDS)
+    pairs = [(k, k) for k in keywords]
+    for n, k in enumerate(keywords):
+        for step in (1, 7, 23):
+            pairs.append((k, keywords[(n + step) % len(keywords)]))
+    tickets = []
+    for n, (head, body) in enumerate(pairs, 1):
+        subject = f"Issue ext-{100 + n * 7 % 900}: {head}"
+        message = f"This is a message about {body}. " * 3
+        labels = read_templated(subject, message)
+        tickets.append({"id": f"templated-{n:04d}", "subject": subject, "message": message,
+                        "urgency": labels.urgency, "sentiment": labels.sentiment,
+                        "requires_action": labels.requires_action})
+    return tickets
+
+
+# -- features to a matrix ------------------------------------------------------------------
+
+def feature_counts(analysis: Analysis) -> Counter:
+    """The ticket's features with their values, exactly as ``LinearModel.score`` sums them."""
+    features = analysis.features
+    counts: Counter = Counter()
+    scale = features.scale
+    for name, word in features.tokens:
+        counts[name] += scale
+        for piece in char_features(word, name.startswith("n:")):
+            counts[piece] += scale
+    for name, _ in features.subject:
+        counts[name] += scale
+    for name, _ in features.pairs:
+        counts[name] += scale
+    for name in features.rules:
+        counts[name] += 1.0
+    return counts
+
+
+def vocabulary(rows: Iterable[Counter]) -> list[str]:
+    df: Counter = Counter()
+    for counts in rows:
+        df.update(counts.keys())
+    return sorted(f for f, n in df.items() if n >= MIN_DF or f.startswith("r:"))
+
+
+def matrix(rows: list[Counter], vocab: list[str]):
+    from scipy.sparse import csr_matrix
+    index = {f: n for n, f in enumerate(vocab)}
+    data, cols, ptr = [], [], [0]
+    for counts in rows:
+        for name in sorted(counts):
+            col = index.get(name)
+            if col is not None:
+                cols.append(col)
+                data.append(counts[name])
+        ptr.append(len(cols))
+    return csr_matrix((np.asarray(data), np.asarray(cols, dtype=np.int64), np.asarray(ptr)), shape=(len(rows), len(vocab)))
+
+
+def fit(rows: list[Counter], tickets: list[dict], settings: Mapping | None = None) -> dict:
+    """A model document (the file's content) trained on ``rows``."""
+    from sklearn.linear_model import LogisticRegression
+    vocab = vocabulary(rows)
+    X = matrix(rows, vocab)
+    blocks, bias, heads = [], [], {}
+    for head in HEADS:
+        y = [ticket[head] for ticket in tickets]
+        model = LogisticRegression(C=C[head], max_iter=3000, solver="lbfgs", class_weight="balanced")
+        model.fit(X, y)
+        classes = list(model.classes_)
+        heads[head] = [bool(c) for c in classes] if head == "requires_action" else [str(c) for c in classes]
+        blocks.append(model.coef_.T)   # (features, classes); one column for a binary head
+        bias.extend(float(b) for b in model.intercept_)
+    weights = np.round(np.hstack(blocks), DECIMALS)
+    keep = np.abs(weights).max(axis=1) > 0
+    return {
+        "format": FORMAT,
+        "heads": heads,
+        "features": [f for f, k in zip(vocab, keep) if k],
+        "weights": [[float(v) for v in row] for row, k in zip(weights, keep) if k],
+        "bias": [round(float(b), DECIMALS) for b in bias],
+        "settings": dict(settings or {}),
+    }
+
+
+def packed_words(analyses: list[Analysis]) -> list[str]:
+    counts = Counter(word for a in analyses for _, word in a.features.tokens)
+    return sorted(w for w, n in counts.items() if n >= PACKED_WORD_MIN)
+
+
+# -- decision settings ---------------------------------------------------------------------
+
+def _urgency_of(probabilities: Mapping, found: Iterable[str], rules, settings: Mapping) -> tuple[str, bool]:
+    bias = settings.get("urgency_bias", {})
+    model = max(URGENCIES, key=lambda u: (probabilities[u] * bias.get(u, 1.0), _RANK[u]))
+    sure = [rules.categories[c].urgency for c in found
+            if c in settings.get("sure_rules", ()) and rules.categories[c].urgency]
+    best = max(sure, key=_RANK.__getitem__, default=None)
+    if best is not None and _RANK[best] >= _RANK[model]:
+        return best, True
+    return model, False
+
+
+def choose_settings(oof: list[tuple[dict, Mapping, list[str]]], rules) -> dict:
+    """Decision settings from out-of-fold predictions: (ticket, probabilities, rule
+    categories that stand) per ticket."""
+    settings: dict = {"urgency_bias": {}, "sentiment_bias": {}, "action_threshold": 0.5, "sure_rules": []}
+    # Sure rules: a category whose urgency, set as a floor, fixes more tickets than it breaks.
+    for name in sorted(rules.categories):
+        category = rules.categories[name]
+        if not category.urgency or category.urgency == "low":
+            continue
+        gain = loss = 0
+        for ticket, probabilities, found in oof:
+            if name not in found:
+                continue
+            model, _ = _urgency_of(probabilities["urgency"], (), rules, settings)
+            if _RANK[model] >= _RANK[category.urgency]:
+                continue
+            if ticket["urgency"] == category.urgency:
+                gain += 1
+            elif ticket["urgency"] == model:
+                loss += 1
+        if gain > loss and gain >= 2:
+            settings["sure_rules"].append(name)
+        print(f"  sure-rule check {name}: fixes {gain}, breaks {loss}", file=sys.stderr)
+
+    def urgency_score(candidate: dict) -> float:
+        right = high = high_right = 0
+        for ticket, probabilities, found in oof:
+            got, _ = _urgency_of(probabilities["urgency"], found, rules, candidate)
+            right += got == ticket["urgency"]
+            if ticket["urgency"] == "high":
+                high += 1
+                high_right += got == "high"
+        return right / len(oof) + high_right / max(1, high)
+
+    best = None
+    for high, medium in itertools.product((1.0, 1.2, 1.4, 1.7, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0), (0.8, 1.0, 1.2, 1.4, 1.7)):
+        candidate = {**settings, "urgency_bias": {"high": high, "medium": medium}}
+        score = urgency_score(candidate)
+        if best is None or score > best[0] + 1e-9:
+            best = (score, candidate)
+    settings = best[1]
+
+    def sentiment_right(ticket, got) -> bool:
+        return got == ticket["sentiment"] or got in ticket.get("sentiment_also", ())
+
+    best = None
+    for negative, positive in itertools.product((0.7, 0.85, 1.0, 1.2, 1.4, 1.7), (0.7, 0.85, 1.0, 1.2, 1.5)):
+        bias = {"negative": negative, "positive": positive}
+        right = sum(sentiment_right(t, max(p["sentiment"], key=lambda s: p["sentiment"][s] * bias.get(s, 1.0)))
+                    for t, p, _ in oof)
+        if best is None or right > best[0]:
+            best = (right, bias)
+    settings["sentiment_bias"] = best[1]
+
+    best = None
+    for threshold in (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7):
+        right = 0
+        for ticket, probabilities, found in oof:
+            urgency, _ = _urgency_of(probabilities["urgency"], found, rules, settings)
+            got = urgency != "low" or probabilities["requires_action"][True] >= threshold
+            right += got == ticket["requires_action"]
+        if best is None or right > best[0]:
+            best = (right, threshold)
+    settings["action_threshold"] = best[1]
+    return settings
+
+
+# -- training and evaluation ---------------------------------------------------------------
+
+def model_of(doc: dict, analyses: list[Analysis]) -> LinearModel:
+    return LinearModel({**doc, "words": packed_words(analyses)}, digest="in-memory", source="<training>")
+
+
+def out_of_fold(tickets, analyses, rows, rules) -> dict[str, list]:
+    """Per held-out batch: (ticket, probabilities, found) from a model trained without it."""
+    folds = sorted({t["batch"] for t in tickets if t["batch"] != TEMPLATED_BATCH})
+    result = {}
+    for batch in folds:
+        train = [n for n, t in enumerate(tickets) if t["batch"] != batch]
+        doc = fit([rows[n] for n in train], [tickets[n] for n in train])
+        model = model_of(doc, [analyses[n] for n in train])
+        result[batch] = [(tickets[n], model.score(analyses[n].features).probabilities, list(analyses[n].reading.found))
+                         for n, t in enumerate(tickets) if t["batch"] == batch]
+        print(f"  out-of-fold: {batch} ({len(result[batch])} tickets) predicted", file=sys.stderr)
+    return result
+
+
+def evaluate(classifier, tickets: list[dict]) -> dict:
+    """Accuracy per label (sentiment counts ``sentiment_also``), recall of high, confusions."""
+    from collections import defaultdict
+    right = Counter()
+    confusion = defaultdict(Counter)
+    high = high_right = 0
+    misses = []
+    for t in tickets:
+        got = classifier.classify(t["subject"], t["message"])
+        ok_u = got.urgency == t["urgency"]
+        ok_s = got.sentiment == t["sentiment"] or got.sentiment in t.get("sentiment_also", ())
+        ok_a = got.requires_action == t["requires_action"]
+        right["urgency"] += ok_u
+        right["sentiment"] += ok_s
+        right["requires_action"] += ok_a
+        confusion["urgency"][(t["urgency"], got.urgency)] += 1
+        if t["urgency"] == "high":
+            high += 1
+            high_right += got.urgency == "high"
+        if not (ok_u and ok_s and ok_a):
+            misses.append((t, got))
+    n = max(1, len(tickets))
+    return {"n": len(tickets), "urgency": right["urgency"] / n, "sentiment": right["sentiment"] / n,
+            "requires_action": right["requires_action"] / n, "high_recall": high_right / max(1, high),
+            "confusion": confusion, "misses": misses}
+
+
+def train(evaluate_writers: bool = False, corpus: Path = CORPUS, out: Path = MODEL_PATH,
+          settings: Mapping | None = None) -> dict:
+    """Train on ``corpus`` and write the model file to ``out``; with ``evaluate_writers``,
+    return the leave-one-writer-out figures per writer. ``settings`` skips choosing the
+    decision settings out of fold (for checking that the weights reproduce)."""
+    rules = load_rules()
+    reader = Classifier(rules, None)
+    tickets = load_corpus(corpus)
+    analyses = [reader.analyse(t["subject"], t["message"]) for t in tickets]
+    rows = [feature_counts(a) for a in analyses]
+    print(f"corpus: {len(tickets)} tickets in {dict(Counter(t['batch'] for t in tickets))}", file=sys.stderr)
+    report = {}
+    if settings is not None and not evaluate_writers:
+        return _write(fit(rows, tickets, settings), analyses, tickets, out) or report
+    oof = out_of_fold(tickets, analyses, rows, rules)
+    if evaluate_writers:
+        for batch in sorted(b for b in oof if b.startswith(HELD_OUT_PREFIX)):
+            others = [row for b, fold in oof.items() if b != batch for row in fold]
+            settings = choose_settings(others, rules)
+            train_idx = [n for n, t in enumerate(tickets) if t["batch"] != batch]
+            doc = fit([rows[n] for n in train_idx], [tickets[n] for n in train_idx], settings)
+            held = Classifier(rules, model_of(doc, [analyses[n] for n in train_idx]))
+            report[batch] = evaluate(held, [t for t in tickets if t["batch"] == batch])
+    settings = choose_settings([row for fold in oof.values() for row in fold], rules)
+    _write(fit(rows, tickets, settings), analyses, tickets, out)
+    return report
+
+
+def _write(doc: dict, analyses: list[Analysis], tickets: list[dict], out: Path) -> None:
+    doc["words"] = packed_words(analyses)
+    doc["corpus"] = dict(sorted(Counter(t["batch"] for t in tickets).items()))
+    data = json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
+    with open(out, "wb") as handle, gzip.GzipFile(fileobj=handle, mode="wb", mtime=0, filename="") as gz:
+        gz.write(data)
+    print(f"wrote {out} ({out.stat().st_size} bytes): {len(doc['features'])} features; "
+          f"settings {doc['settings']}", file=sys.stderr)
+
+
+def _print_report(report: dict) -> None:
+    print("leave-one-writer-out (trained without the writer, evaluated on it):")
+    print(f"{'writer':<10}{'n':>6}{'urgency':>10}{'sentiment':>11}{'action':>9}{'high rec':>10}")
+    totals = Counter()
+    for batch, r in report.items():
+        print(f"{batch:<10}{r['n']:>6}{r['urgency']:>10.3f}{r['sentiment']:>11.3f}{r['requires_action']:>9.3f}"
+              f"{r['high_recall']:>10.3f}")
+        for key in ("urgency", "sentiment", "requires_action"):
+            totals[key] += r[key] * r["n"]
+        totals["n"] += r["n"]
+    if totals["n"]:
+        n = totals["n"]
+        print(f"{'pooled':<10}{n:>6}{totals['urgency'] / n:>10.3f}{totals['sentiment'] / n:>11.3f}"
+              f"{totals['requires_action'] / n:>9.3f}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--evaluate", action="store_true", help="print leave-one-writer-out figures")
+    parser.add_argument("--write-templated", action="store_true", help="regenerate corpus/templated.jsonl")
+    parser.add_argument("--out", type=Path, default=MODEL_PATH)
+    args = parser.parse_args(argv)
+    if args.write_templated:
+        path = CORPUS / f"{TEMPLATED_BATCH}.jsonl"
+        path.write_text("".join(json.dumps(t, ensure_ascii=False) + "\n" for t in templated_tickets()), encoding="utf-8")
+        print(f"wrote {path}", file=sys.stderr)
+        return
+    report = train(args.evaluate, out=args.out)
+    if report:
+        _print_report(report)
+
+
+if __name__ == "__main__":
+    main()
