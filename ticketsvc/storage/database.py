@@ -78,6 +78,14 @@ class Database:
         return self.db["rate_limits"]
 
     @property
+    def stats_rollups(self) -> Any:
+        return self.db["stats_rollups"]
+
+    @property
+    def stats_customer_rollups(self) -> Any:
+        return self.db["stats_customer_rollups"]
+
+    @property
     def tenants(self) -> Any:
         return self.db["tenants"]
 

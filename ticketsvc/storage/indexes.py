@@ -53,6 +53,16 @@ INDEXES: dict[str, list[IndexModel]] = {
         # GET /admin/api-keys: newest first, key_id breaking ties for stable pages.
         IndexModel([("created_at", DESCENDING), ("key_id", ASCENDING)], name="created"),
     ],
+    # Derived analytics (analytics/rollups.py): read by _id (deterministic, tenant first);
+    # this index makes (tenant, day, grain, start) unique and serves a refresh's deletes by day.
+    "stats_rollups": [
+        IndexModel([("tenant_id", ASCENDING), ("day", ASCENDING), ("grain", ASCENDING), ("start", ASCENDING)],
+                   unique=True, name="tenant_day_grain_start"),
+    ],
+    "stats_customer_rollups": [
+        IndexModel([("tenant_id", ASCENDING), ("day", ASCENDING), ("grain", ASCENDING), ("start", ASCENDING)],
+                   unique=True, name="tenant_day_grain_start"),
+    ],
     "tenants": [],
     "locks": [],
     "circuit_breakers": [],
