@@ -9,7 +9,7 @@ from conftest import real_mongo_required
 from support import plan_stages
 from ticketsvc.analytics.rollups import cells_pipeline, customers_pipeline, keywords_pipeline
 from ticketsvc.analytics.stats import (StatsQuery, at_risk_pipeline, at_risk_ticket_ids_pipeline, figures_pipeline,
-                                       hour_start, plan_range)
+                                       hour_start, plan_range, trend_pipeline)
 from ticketsvc.storage import INDEXES
 from ticketsvc.tickets.repository import TicketRepository
 
@@ -27,7 +27,8 @@ def _read_pipelines():
     found = []
     for q in QUERIES:
         ids = plan_range(*q.rounded(), at("2026-03-01T00:00").date(), NOW.date()).ids("acme")
-        found += [("stats_rollups", figures_pipeline("acme", ids, trend, q.source)),
+        found += [("stats_rollups", figures_pipeline("acme", ids, q.source)),
+                  ("stats_rollups", trend_pipeline("acme", trend, q.source)),
                   ("stats_customer_rollups", at_risk_pipeline("acme", ids, q.source)),
                   ("stats_customer_rollups", at_risk_ticket_ids_pipeline("acme", ids, q.source, ["c-a"]))]
     return found

@@ -8,8 +8,8 @@ Two collections, both derived data (rebuildable from ``tickets`` at any time):
   and sentiment, the open backlog (status not resolved/closed) by urgency with its
   requires_action count, and keyword counts (once per ticket).
 - ``stats_customer_rollups``: per tenant and bucket, one entry per (customer, source) with a
-  high-urgency or negative ticket in it: the high, negative and flagged counts and the
-  newest flagged ticket ids. Kept apart because it is the one part whose size grows with
+  high-urgency or negative ticket in it: the high, negative and flagged counts
+  (``customers``) and, apart, the newest flagged ticket ids (``tickets``). Kept apart because it is the one part whose size grows with
   customers rather than with days.
 
 A bucket is never adjusted by deltas: ``refresh`` recomputes whole days (the day bucket and
@@ -42,7 +42,7 @@ from ..domain import require_tenant_id
 from ..storage import Database
 from ..tickets.repository import TicketRepository
 
-DAY, HOUR = "day", "hour"
+DAY, HOUR, ALL_TIME = "day", "hour", "all"
 CLOSED_STATUSES = ("resolved", "closed")
 # Per customer and bucket, the newest flagged tickets kept; a stats answer lists at most as
 # many per customer, so this many per bucket is always enough.
@@ -63,9 +63,12 @@ def day_start(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
 
 
-def bucket_id(tenant_id: str, grain: str, start: datetime) -> str:
+def bucket_id(tenant_id: str, grain: str, start: datetime | None = None) -> str:
     """The deterministic ``_id`` of a bucket: reads address buckets by it (an index lookup
-    on either engine), and a refresh replaces the same documents."""
+    on either engine), and a refresh replaces the same documents. The all-time at-risk
+    ranking has no start."""
+    if grain == ALL_TIME:
+        return f"{tenant_id}|{ALL_TIME}"
     stamp = utc(start).strftime("%Y-%m-%d" if grain == DAY else _HOUR_FORMAT)
     return f"{tenant_id}|{grain}|{stamp}"
 
@@ -213,11 +216,14 @@ def build_buckets(tenant_id: str, cells: Iterable[dict], keywords: Iterable[dict
     figure_docs = [{**head(*bucket), "sources": [figures[bucket][s].document(s) for s in
                                                  sorted(figures[bucket], key=lambda s: (s is None, str(s)))]}
                    for bucket in sorted(figures)]
-    customer_docs = [{**head(*bucket), "customers": [
-        {"customer_id": c, "source": s, "high": f.high, "negative": f.negative, "flagged": f.flagged,
-         "tickets": f.tickets}
-        for (c, s), f in sorted(people[bucket].items(), key=lambda kv: (str(kv[0][0]), str(kv[0][1])))]}
-        for bucket in sorted(people)]
+    customer_docs = []
+    for bucket in sorted(people):
+        entries = sorted(people[bucket].items(), key=lambda kv: (str(kv[0][0]), str(kv[0][1])))
+        # Counts and ticket ids apart: ranking reads only the counts.
+        customer_docs.append({**head(*bucket), "customers": [
+            {"customer_id": c, "source": s, "high": f.high, "negative": f.negative, "flagged": f.flagged}
+            for (c, s), f in entries], "tickets": [
+            {"customer_id": c, "source": s, "tickets": f.tickets} for (c, s), f in entries]})
     return figure_docs, customer_docs
 
 
@@ -267,11 +273,12 @@ class Rollups:
 
     def refresh(self, tenant_id: str, days: Iterable[date]) -> int:
         """Recompute the day and hour buckets of ``days`` from the tenant's live tickets and
-        replace them (buckets left without tickets are deleted). Idempotent. Returns the
-        number of bucket documents written."""
+        replace them (buckets left without tickets are deleted), then the all-time at-risk
+        ranking. Idempotent. Returns the number of bucket documents written."""
         repo = TicketRepository(self.db, tenant_id)
+        days = sorted(set(days))
         written = 0
-        for span in _spans(sorted(set(days))):
+        for span in _spans(days):
             start, end = day_start(span[0]), day_start(span[-1]) + timedelta(days=1)
             figure_docs, customer_docs = build_buckets(
                 tenant_id,
@@ -293,7 +300,32 @@ class Rollups:
                 update["$min"] = {"rollups.first_day": present[0]}
                 update["$max"] = {"rollups.last_day": present[-1]}
             self.db.tenants.update_one({"_id": tenant_id}, update, upsert=True)
+        if days:
+            self.rank_customers(tenant_id)
         return written
+
+    def rank_customers(self, tenant_id: str) -> None:
+        """Recompute the tenant's all-time at-risk ranking (for every source together and for
+        each source present) from its day buckets, and store it as one document: an
+        all-time stats request then reads that instead of every customer entry. Runs after
+        each refresh, so its cost (the tenant's flagged customer-days) is paid once per run,
+        not per request."""
+        from .stats import at_risk_customers  # the ranking the stats serve, so both agree
+
+        state = (self.db.tenants.find_one({"_id": tenant_id}, {"rollups": 1}) or {}).get("rollups") or {}
+        first, last = state.get("first_day"), state.get("last_day")
+        rankings = []
+        if first and last:
+            start, end = date.fromisoformat(first), date.fromisoformat(last)
+            ids = [bucket_id(tenant_id, DAY, day_start(start + timedelta(days=i)))
+                   for i in range((end - start).days + 1)]
+            sources = self.db.stats_rollups.distinct("sources.source", {"tenant_id": tenant_id, "grain": DAY})
+            for source in [None, *sorted(s for s in sources if isinstance(s, str))]:
+                rankings.append({"source": source, "customers": at_risk_customers(self.db, tenant_id, ids, source)})
+        self.db.stats_customer_rollups.replace_one(
+            {"_id": bucket_id(tenant_id, ALL_TIME), "tenant_id": tenant_id},
+            {"_id": bucket_id(tenant_id, ALL_TIME), "tenant_id": tenant_id, "grain": ALL_TIME, "start": None,
+             "day": ALL_TIME, "rankings": rankings}, upsert=True)
 
     def rebuild(self, tenant_id: str) -> int:
         """Recompute every bucket of the tenant from its tickets, and drop buckets of days
@@ -308,7 +340,7 @@ class Rollups:
         written = self.refresh(tenant_id, days)
         keep = [d.isoformat() for d in days]
         for collection in (self.db.stats_rollups, self.db.stats_customer_rollups):
-            collection.delete_many({"tenant_id": tenant_id, "day": {"$nin": keep}})
+            collection.delete_many({"tenant_id": tenant_id, "day": {"$nin": [*keep, ALL_TIME]}})
         bounds: dict[str, Any] = {}
         if keep:
             bounds.update({"rollups.first_day": keep[0], "rollups.last_day": keep[-1]})
@@ -318,6 +350,7 @@ class Rollups:
         else:
             update["$unset"] = {"rollups.first_day": "", "rollups.last_day": ""}
         self.db.tenants.update_one({"_id": tenant_id}, update, upsert=True)
+        self.rank_customers(tenant_id)  # again: the bounds may have shrunk
         return written
 
     def tenants_with_data(self) -> list[str]:

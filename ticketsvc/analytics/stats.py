@@ -1,12 +1,12 @@
 """TenantStats: a tenant's ticket analytics, aggregated from its rollups (analytics/rollups.py).
 
 A request reads no tickets. It turns the range into bucket ids (whole days, plus the hours
-of the partial days at its edges, the edges rounded outward to whole hours) and runs two
-small pipelines over the buckets, addressed by ``_id`` and ``tenant_id`` (an index lookup):
+of the partial days at its edges, the edges rounded outward to whole hours) and runs small
+pipelines over the buckets, addressed by ``_id`` and ``tenant_id`` (an index lookup):
 
 - the figures: one ``$facet`` over the range's day/hour buckets (totals, breakdowns, the
-  open backlog, keywords) and the 24 hour buckets of the trend;
-- the at-risk customers: their per-bucket entries summed and ranked, then the ticket ids
+  open backlog, keywords); the trend over the 24 hour buckets ending with this hour;
+- the at-risk customers: their per-bucket counts summed and ranked, then the ticket ids
   of the (at most ten) customers kept.
 
 Cost, for a range of D days: at most D + 46 figure buckets (each a fixed handful of small
@@ -18,7 +18,7 @@ never with the tenant's tickets.
 Operators, each implemented by MongoDB and by the embedded engine (keep to this list):
   stages       $match, $unwind (path string), $group, $facet, $project, $sort, $limit
   accumulators $sum, $push (after a $sort, for a defined order)
-  expressions  $add, $slice ([array, n])
+  expressions  $add, $slice ([array, n]), $filter (input, as, cond), $in, $and, $eq
   query        $in, $gte
 """
 from __future__ import annotations
@@ -32,7 +32,7 @@ from ..clock import Clock, isoformat_z, utc
 from ..domain import Sentiment, TicketStatus, Urgency, is_tenant_id, tenant_pipeline
 from ..errors import NotFound
 from ..storage import Database
-from .rollups import DAY, HOUR, TICKET_IDS_KEPT, bucket_id, day_start
+from .rollups import ALL_TIME, DAY, HOUR, TICKET_IDS_KEPT, bucket_id, day_start
 
 STATUSES = TicketStatus.values()
 URGENCIES = Urgency.values()
@@ -173,13 +173,11 @@ class TenantStats:
         first_trend_hour = snapshot.hour - _HOUR * (TREND_HOURS - 1)
         trend_ids = [bucket_id(tenant, HOUR, first_trend_hour + _HOUR * i) for i in range(TREND_HOURS)]
         facets = next(iter(self._aggregate(self.db.stats_rollups,
-                                           figures_pipeline(tenant, range_ids, trend_ids, query.source))), {})
-        at_risk = self._aggregate(self.db.stats_customer_rollups, at_risk_pipeline(tenant, range_ids, query.source))
-        ticket_ids: dict[str, list[str]] = {}
-        if at_risk:
-            ids_pipeline = at_risk_ticket_ids_pipeline(tenant, range_ids, query.source, [r["_id"] for r in at_risk])
-            ticket_ids = {row["_id"]: list(row["ticket_ids"])
-                          for row in self._aggregate(self.db.stats_customer_rollups, ids_pipeline)}
+                                           figures_pipeline(tenant, range_ids, query.source))), {})
+        trend = self._aggregate(self.db.stats_rollups, trend_pipeline(tenant, trend_ids, query.source))
+        at_risk = self._ranked_all_time(query) if query.rounded() == (None, None) else None
+        if at_risk is None:
+            at_risk = at_risk_customers(self.db, tenant, range_ids, query.source)
 
         totals = (facets.get("totals") or [{}])[0]
         total = int(totals.get("total", 0))
@@ -205,21 +203,46 @@ class TenantStats:
                 "high_urgency_count": open_by_urgency["high"],
                 "requires_action_count": int(totals.get("open_requires_action", 0)),
             },
-            "hourly_trend": _hourly_trend(first_trend_hour, facets.get("trend", [])),
+            "hourly_trend": _hourly_trend(first_trend_hour, trend),
             "top_keywords": [{"keyword": row["_id"], "count": int(row["count"])}
                              for row in facets.get("top_keywords", [])],
-            "at_risk_customers": [{
-                "customer_id": row["_id"],
-                "high_urgency_count": int(row["high_urgency_count"]),
-                "negative_count": int(row["negative_count"]),
-                "ticket_ids": ticket_ids.get(row["_id"], []),
-            } for row in at_risk],
+            "at_risk_customers": at_risk,
             "as_of_run": snapshot.as_of_run,
             "generated_at": self.clock.now(),
         }
 
+    def _ranked_all_time(self, query: StatsQuery) -> list[dict] | None:
+        """The all-time at-risk ranking stored by the last refresh, or None if it has none
+        for this source (a source never seen: the buckets answer, with nothing)."""
+        doc = self.db.stats_customer_rollups.find_one(
+            {"_id": bucket_id(query.tenant_id, ALL_TIME), "tenant_id": query.tenant_id}, {"rankings": 1})
+        for ranking in (doc or {}).get("rankings") or []:
+            if ranking.get("source") == query.source:
+                return ranking["customers"]
+        return None
+
     def _aggregate(self, collection: Any, pipeline: list[dict]) -> list[dict]:
-        return list(collection.aggregate(tenant_pipeline(pipeline, pipeline[0]["$match"].get("tenant_id"))))
+        return _aggregate(collection, pipeline)
+
+
+def _aggregate(collection: Any, pipeline: list[dict]) -> list[dict]:
+    return list(collection.aggregate(tenant_pipeline(pipeline, pipeline[0]["$match"].get("tenant_id"))))
+
+
+def at_risk_customers(db: Database, tenant_id: str, bucket_ids: list[str], source: str | None) -> list[dict]:
+    """The at-risk customers of the given buckets, as the stats answer lists them: ranked
+    (at_risk_pipeline), each with its newest flagged ticket ids."""
+    ranked = _aggregate(db.stats_customer_rollups, at_risk_pipeline(tenant_id, bucket_ids, source))
+    ticket_ids: dict[str, list[str]] = {}
+    if ranked:
+        pipeline = at_risk_ticket_ids_pipeline(tenant_id, bucket_ids, source, [row["_id"] for row in ranked])
+        ticket_ids = {row["_id"]: list(row["ticket_ids"]) for row in _aggregate(db.stats_customer_rollups, pipeline)}
+    return [{
+        "customer_id": row["_id"],
+        "high_urgency_count": int(row["high_urgency_count"]),
+        "negative_count": int(row["negative_count"]),
+        "ticket_ids": ticket_ids.get(row["_id"], []),
+    } for row in ranked]
 
 
 def hour_start(moment: datetime) -> datetime:
@@ -227,45 +250,53 @@ def hour_start(moment: datetime) -> datetime:
     return utc(moment).replace(minute=0, second=0, microsecond=0)
 
 
-def _buckets(tenant_id: str, ids: list[str]) -> dict:
-    return {"$match": {"_id": {"$in": list(ids)}, "tenant_id": tenant_id}}
+def _buckets(tenant_id: str, ids: list[str], *fields: str) -> list[dict]:
+    """Read the buckets ``ids`` of the tenant (by ``_id``: an index lookup), keeping only
+    ``fields``: the embedded engine then copies nothing else."""
+    return [{"$match": {"_id": {"$in": list(ids)}, "tenant_id": tenant_id}},
+            {"$project": {"_id": 0, **{name: 1 for name in fields}}}]
 
 
 def _source_stages(source: str | None, path: str) -> list[dict]:
     return [] if source is None else [{"$match": {path: source}}]
 
 
-def figures_pipeline(tenant_id: str, range_ids: list[str], trend_ids: list[str], source: str | None) -> list[dict]:
-    """Every figure but the at-risk customers, over the range's buckets, and the trend over
-    the 24 hour buckets, in one read of at most D + 70 small documents."""
-    def over_range(*stages: dict) -> list[dict]:
-        return [{"$match": {"_id": {"$in": list(range_ids)}}}, {"$unwind": "$sources"},
-                *_source_stages(source, "sources.source"), *stages]
-
+def figures_pipeline(tenant_id: str, range_ids: list[str], source: str | None) -> list[dict]:
+    """Every figure but the trend and the at-risk customers, over the range's buckets (at
+    most D + 46 small documents)."""
     def count_by(name: str) -> list[dict]:
-        return over_range({"$unwind": f"$sources.{name}"},
-                          {"$group": {"_id": f"$sources.{name}.k", "count": {"$sum": f"$sources.{name}.n"}}})
+        return [{"$unwind": f"$sources.{name}"},
+                {"$group": {"_id": f"$sources.{name}.k", "count": {"$sum": f"$sources.{name}.n"}}}]
 
     return [
-        _buckets(tenant_id, [*range_ids, *trend_ids]),
+        *_buckets(tenant_id, range_ids, "sources"),
+        {"$unwind": "$sources"},
+        *_source_stages(source, "sources.source"),
         {"$facet": {
-            "totals": over_range({"$group": {
+            "totals": [{"$group": {
                 "_id": None,
                 "total": {"$sum": "$sources.total"},
                 "requires_action": {"$sum": "$sources.requires_action"},
                 "open_total": {"$sum": "$sources.open_total"},
                 "open_requires_action": {"$sum": "$sources.open_requires_action"},
-            }}),
+            }}],
             "by_status": count_by("status"),
             "by_urgency": count_by("urgency"),
             "by_sentiment": count_by("sentiment"),
             "open_by_urgency": count_by("open_urgency"),
-            "by_source": over_range({"$group": {"_id": "$sources.source", "count": {"$sum": "$sources.total"}}}),
+            "by_source": [{"$group": {"_id": "$sources.source", "count": {"$sum": "$sources.total"}}}],
             "top_keywords": [*count_by("keywords"), {"$sort": {"count": -1, "_id": 1}}, {"$limit": TOP_KEYWORDS}],
-            "trend": [{"$match": {"_id": {"$in": list(trend_ids)}}}, {"$unwind": "$sources"},
-                      *_source_stages(source, "sources.source"),
-                      {"$group": {"_id": "$start", "count": {"$sum": "$sources.total"}}}],
         }},
+    ]
+
+
+def trend_pipeline(tenant_id: str, trend_ids: list[str], source: str | None) -> list[dict]:
+    """Tickets per hour bucket over the 24 hour buckets of the trend."""
+    return [
+        *_buckets(tenant_id, trend_ids, "start", "sources"),
+        {"$unwind": "$sources"},
+        *_source_stages(source, "sources.source"),
+        {"$group": {"_id": "$start", "count": {"$sum": "$sources.total"}}},
     ]
 
 
@@ -275,7 +306,7 @@ def at_risk_pipeline(tenant_id: str, range_ids: list[str], source: str | None) -
     negative_count descending (a ticket that is both weighs twice), then high_urgency_count
     descending (urgency outranks tone), then customer_id ascending; top TOP_AT_RISK."""
     return [
-        _buckets(tenant_id, range_ids),
+        *_buckets(tenant_id, range_ids, "customers"),
         {"$unwind": "$customers"},
         *_source_stages(source, "customers.source"),
         {"$group": {
@@ -296,16 +327,19 @@ def at_risk_ticket_ids_pipeline(tenant_id: str, range_ids: list[str], source: st
                                 customer_ids: list[str]) -> list[dict]:
     """The flagged tickets in range of the given customers, as ``{_id: customer_id,
     ticket_ids}``: newest first (created_at descending, then id ascending), at most
-    AT_RISK_MAX_TICKET_IDS per customer."""
+    AT_RISK_MAX_TICKET_IDS per customer. The entries of other customers are filtered out
+    before anything is unwound."""
+    keep: dict = {"$in": ["$$entry.customer_id", list(customer_ids)]}
+    if source is not None:
+        keep = {"$and": [keep, {"$eq": ["$$entry.source", source]}]}
     return [
-        _buckets(tenant_id, range_ids),
-        {"$unwind": "$customers"},
-        {"$match": {"customers.customer_id": {"$in": list(customer_ids)},
-                    **({} if source is None else {"customers.source": source})}},
-        {"$unwind": "$customers.tickets"},
+        *_buckets(tenant_id, range_ids, "tickets"),
+        {"$project": {"tickets": {"$filter": {"input": "$tickets", "as": "entry", "cond": keep}}}},
+        {"$unwind": "$tickets"},
+        {"$unwind": "$tickets.tickets"},
         # $push keeps input order, so this sort is the order of the lists.
-        {"$sort": {"customers.tickets.at": -1, "customers.tickets.id": 1}},
-        {"$group": {"_id": "$customers.customer_id", "ticket_ids": {"$push": "$customers.tickets.id"}}},
+        {"$sort": {"tickets.tickets.at": -1, "tickets.tickets.id": 1}},
+        {"$group": {"_id": "$tickets.customer_id", "ticket_ids": {"$push": "$tickets.tickets.id"}}},
         {"$project": {"ticket_ids": {"$slice": ["$ticket_ids", AT_RISK_MAX_TICKET_IDS]}}},
     ]
 

@@ -2,7 +2,8 @@
 
 ``ingest`` talks to a running service over HTTP (so the run takes the same tenant lock
 and shows up in the same audit trail, whichever engine the service uses); ``keys``
-manages API keys directly in the configured database.
+manages API keys and ``db`` maintains storage (``db rebuild-rollups``), directly in the
+configured database.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import os
 import sys
 from typing import Sequence, TextIO
 
+from .db import add_parser as add_db_parser
 from .exits import EXIT_CONFLICT, EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE
 
 __all__ = ["EXIT_CONFLICT", "EXIT_FAILED", "EXIT_OK", "EXIT_UNREACHABLE", "EXIT_USAGE", "build_parser", "main"]
@@ -40,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     keys_sub.add_parser("list", help="list keys (never their secrets)")
     revoke = keys_sub.add_parser("revoke", help="revoke a key at once")
     revoke.add_argument("key_id")
+    add_db_parser(sub)
     return parser
 
 
@@ -49,6 +52,10 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout, err: TextI
         from .ingest import run_ingest
 
         return run_ingest(args, out, err)
+    if args.command == "db":
+        from .db import run_db
+
+        return run_db(args, out, err)
     from .keys import run_keys
 
     return run_keys(args, out, err)
