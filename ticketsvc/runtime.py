@@ -47,7 +47,7 @@ class Runtime:
             in_flight_s=settings.http_connect_timeout_s + settings.http_read_timeout_s,
         )
         self.upstream = UpstreamClient(settings, self.http, self.limiter, metrics=self.metrics)
-        self.rollups = Rollups(self.db, self.clock)
+        self.rollups = Rollups(self.db)
         self.ingestion = IngestionService(settings, self.db, self.clock, self.upstream, self.classifier, self.outbox,
                                           on_finished=self._ingestion_finished)
         self.notify_breaker = build_notify_breaker(self.db.circuit_breakers, settings)

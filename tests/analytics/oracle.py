@@ -7,9 +7,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from ticketsvc.analytics.stats import (AT_RISK_MAX_TICKET_IDS, AT_RISK_MIN_TICKETS, SENTIMENTS, SOURCES, STATUSES,
-                                       TOP_AT_RISK, TOP_KEYWORDS, TREND_HOURS, URGENCIES, StatsQuery, _ratio,
-                                       _zero_filled)
+from ticketsvc.analytics.stats import (AT_RISK_MAX_TICKET_IDS, AT_RISK_MIN_TICKETS, TOP_AT_RISK, TOP_KEYWORDS,
+                                       TREND_HOURS, StatsQuery, figures_from_rows)
 from ticketsvc.analytics.rollups import CLOSED_STATUSES, FLAGGED
 from ticketsvc.tickets.repository import TicketRepository
 
@@ -110,26 +109,14 @@ def oracle_stats(database, query: StatsQuery, hour: datetime) -> dict[str, Any]:
     by_hour = {int(r["_id"]): int(r["count"]) for r in repo.aggregate(trend_pipeline(repo, hour, query.source))}
     totals = (facets.get("totals") or [{}])[0]
     open_totals = (facets.get("open_totals") or [{}])[0]
-    total = int(totals.get("total", 0))
-    by_urgency = _zero_filled(URGENCIES, facets.get("by_urgency", []))
-    by_sentiment = _zero_filled(SENTIMENTS, facets.get("by_sentiment", []))
-    open_by_urgency = _zero_filled(URGENCIES, facets.get("open_by_urgency", []))
+    rows = {**facets, "totals": [{**totals, "open_total": open_totals.get("total", 0),
+                                  "open_requires_action": open_totals.get("requires_action", 0)}]}
     first = hour - timedelta(hours=TREND_HOURS - 1)
     return {
-        "total_tickets": total,
-        "by_status": _zero_filled(STATUSES, facets.get("by_status", [])),
-        "by_urgency": by_urgency,
-        "by_sentiment": by_sentiment,
-        "by_source": _zero_filled(SOURCES, facets.get("by_source", [])),
-        "urgency_high_ratio": _ratio(by_urgency["high"], total),
-        "negative_sentiment_ratio": _ratio(by_sentiment["negative"], total),
-        "requires_action_count": int(totals.get("requires_action", 0)),
-        "open": {"total": int(open_totals.get("total", 0)), "by_urgency": open_by_urgency,
-                 "high_urgency_count": open_by_urgency["high"],
-                 "requires_action_count": int(open_totals.get("requires_action", 0))},
+        # Only the reshaping (zero-filling, ratios) is the service's; every count is the oracle's.
+        **figures_from_rows(rows),
         "hourly_trend": [{"hour": first + timedelta(hours=i), "count": by_hour.get((first + timedelta(hours=i)).hour, 0)}
                          for i in range(TREND_HOURS)],
-        "top_keywords": [{"keyword": r["_id"], "count": int(r["count"])} for r in facets.get("top_keywords", [])],
         "at_risk_customers": [{"customer_id": r["_id"], "high_urgency_count": int(r["high_urgency_count"]),
                                "negative_count": int(r["negative_count"]), "ticket_ids": ids.get(r["_id"], [])}
                               for r in at_risk],

@@ -94,7 +94,7 @@ class World:
         self.classifier = WordClassifier()
         self.upstream: dict[tuple[str, str], dict] = {}
         self.version = 0
-        self.rollups = Rollups(database, self.clock)
+        self.rollups = Rollups(database)
 
     def sync(self, tenant: str) -> TicketSync:
         return TicketSync(self.database, tenant, self.classifier, NotificationOutbox(self.database), self.clock.now)

@@ -5,7 +5,6 @@ import pytest
 
 from analytics.stats_data import NOW, ticket_doc
 from ticketsvc.analytics import Rollups, TenantStats
-from ticketsvc.api.context import get_runtime
 
 
 @pytest.fixture

@@ -37,7 +37,7 @@ from typing import Any, Iterable
 
 from pymongo import DeleteMany, ReplaceOne
 
-from ..clock import Clock, utc
+from ..clock import utc
 from ..domain import require_tenant_id
 from ..storage import Database
 from ..tickets.repository import TicketRepository
@@ -231,9 +231,8 @@ def build_buckets(tenant_id: str, cells: Iterable[dict], keywords: Iterable[dict
 class Rollups:
     """Maintains the rollups of every tenant; see the module docstring for the guarantees."""
 
-    def __init__(self, db: Database, clock: Clock | None = None):
+    def __init__(self, db: Database):
         self.db = db
-        self.clock = clock
 
     # -- ingestion's side ---------------------------------------------------------------
     def mark_dirty(self, tenant_id: str, created_ats: Iterable[datetime]) -> None:
@@ -275,8 +274,14 @@ class Rollups:
         """Recompute the day and hour buckets of ``days`` from the tenant's live tickets and
         replace them (buckets left without tickets are deleted), then the all-time at-risk
         ranking. Idempotent. Returns the number of bucket documents written."""
-        repo = TicketRepository(self.db, tenant_id)
         days = sorted(set(days))
+        written = self._recompute(tenant_id, days)
+        if days:
+            self.rank_customers(tenant_id)
+        return written
+
+    def _recompute(self, tenant_id: str, days: list[date]) -> int:
+        repo = TicketRepository(self.db, tenant_id)
         written = 0
         for span in _spans(days):
             start, end = day_start(span[0]), day_start(span[-1]) + timedelta(days=1)
@@ -289,10 +294,15 @@ class Rollups:
             day_texts = [d.isoformat() for d in span]
             for collection, docs in ((self.db.stats_rollups, figure_docs),
                                      (self.db.stats_customer_rollups, customer_docs)):
-                ops = [ReplaceOne({"_id": doc["_id"], "tenant_id": tenant_id}, doc, upsert=True) for doc in docs]
-                ops.append(DeleteMany({"tenant_id": tenant_id, "day": {"$in": day_texts},
-                                       "_id": {"$nin": [doc["_id"] for doc in docs]}}))
-                collection.bulk_write(ops, ordered=True)
+                ops: list = [ReplaceOne({"_id": doc["_id"], "tenant_id": tenant_id}, doc, upsert=True) for doc in docs]
+                # Buckets of these days that no longer hold tickets.
+                fresh = {doc["_id"] for doc in docs}
+                stale = [doc["_id"] for doc in collection.find({"tenant_id": tenant_id, "day": {"$in": day_texts}},
+                                                               {"_id": 1}) if doc["_id"] not in fresh]
+                if stale:
+                    ops.append(DeleteMany({"tenant_id": tenant_id, "_id": {"$in": stale}}))
+                if ops:
+                    collection.bulk_write(ops, ordered=True)
             written += len(figure_docs) + len(customer_docs)
             present = sorted(doc["day"] for doc in figure_docs if doc["grain"] == DAY)
             update: dict[str, Any] = {"$inc": {"rollups.version": 1}}
@@ -300,8 +310,6 @@ class Rollups:
                 update["$min"] = {"rollups.first_day": present[0]}
                 update["$max"] = {"rollups.last_day": present[-1]}
             self.db.tenants.update_one({"_id": tenant_id}, update, upsert=True)
-        if days:
-            self.rank_customers(tenant_id)
         return written
 
     def rank_customers(self, tenant_id: str) -> None:
@@ -337,7 +345,7 @@ class Rollups:
             {"$group": {"_id": "$day"}},
         ])
         days = sorted(date.fromisoformat(row["_id"]) for row in rows if row["_id"])
-        written = self.refresh(tenant_id, days)
+        written = self._recompute(tenant_id, days)
         keep = [d.isoformat() for d in days]
         for collection in (self.db.stats_rollups, self.db.stats_customer_rollups):
             collection.delete_many({"tenant_id": tenant_id, "day": {"$nin": [*keep, ALL_TIME]}})
@@ -350,7 +358,7 @@ class Rollups:
         else:
             update["$unset"] = {"rollups.first_day": "", "rollups.last_day": ""}
         self.db.tenants.update_one({"_id": tenant_id}, update, upsert=True)
-        self.rank_customers(tenant_id)  # again: the bounds may have shrunk
+        self.rank_customers(tenant_id)
         return written
 
     def tenants_with_data(self) -> list[str]:

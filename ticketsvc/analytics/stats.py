@@ -179,33 +179,13 @@ class TenantStats:
         if at_risk is None:
             at_risk = at_risk_customers(self.db, tenant, range_ids, query.source)
 
-        totals = (facets.get("totals") or [{}])[0]
-        total = int(totals.get("total", 0))
-        by_urgency = _zero_filled(URGENCIES, facets.get("by_urgency", []))
-        by_sentiment = _zero_filled(SENTIMENTS, facets.get("by_sentiment", []))
-        open_by_urgency = _zero_filled(URGENCIES, facets.get("open_by_urgency", []))
         start, end = query.rounded()
         return {
             "tenant_id": tenant,
             "source": query.source,
             "range": {"from": start, "to": end},
-            "total_tickets": total,
-            "by_status": _zero_filled(STATUSES, facets.get("by_status", [])),
-            "by_urgency": by_urgency,
-            "by_sentiment": by_sentiment,
-            "by_source": _zero_filled(SOURCES, facets.get("by_source", [])),
-            "urgency_high_ratio": _ratio(by_urgency["high"], total),
-            "negative_sentiment_ratio": _ratio(by_sentiment["negative"], total),
-            "requires_action_count": int(totals.get("requires_action", 0)),
-            "open": {
-                "total": int(totals.get("open_total", 0)),
-                "by_urgency": open_by_urgency,
-                "high_urgency_count": open_by_urgency["high"],
-                "requires_action_count": int(totals.get("open_requires_action", 0)),
-            },
+            **figures_from_rows(facets),
             "hourly_trend": _hourly_trend(first_trend_hour, trend),
-            "top_keywords": [{"keyword": row["_id"], "count": int(row["count"])}
-                             for row in facets.get("top_keywords", [])],
             "at_risk_customers": at_risk,
             "as_of_run": snapshot.as_of_run,
             "generated_at": self.clock.now(),
@@ -243,6 +223,33 @@ def at_risk_customers(db: Database, tenant_id: str, bucket_ids: list[str], sourc
         "negative_count": int(row["negative_count"]),
         "ticket_ids": ticket_ids.get(row["_id"], []),
     } for row in ranked]
+
+
+def figures_from_rows(facets: dict) -> dict[str, Any]:
+    """The range's figures (all but the trend and the at-risk customers), in answer order,
+    from the grouped rows of ``figures_pipeline``: zero-filled, with the ratios."""
+    totals = (facets.get("totals") or [{}])[0]
+    total = int(totals.get("total", 0))
+    by_urgency = _zero_filled(URGENCIES, facets.get("by_urgency", []))
+    by_sentiment = _zero_filled(SENTIMENTS, facets.get("by_sentiment", []))
+    open_by_urgency = _zero_filled(URGENCIES, facets.get("open_by_urgency", []))
+    return {
+        "total_tickets": total,
+        "by_status": _zero_filled(STATUSES, facets.get("by_status", [])),
+        "by_urgency": by_urgency,
+        "by_sentiment": by_sentiment,
+        "by_source": _zero_filled(SOURCES, facets.get("by_source", [])),
+        "urgency_high_ratio": _ratio(by_urgency["high"], total),
+        "negative_sentiment_ratio": _ratio(by_sentiment["negative"], total),
+        "requires_action_count": int(totals.get("requires_action", 0)),
+        "open": {
+            "total": int(totals.get("open_total", 0)),
+            "by_urgency": open_by_urgency,
+            "high_urgency_count": open_by_urgency["high"],
+            "requires_action_count": int(totals.get("open_requires_action", 0)),
+        },
+        "top_keywords": [{"keyword": row["_id"], "count": int(row["count"])} for row in facets.get("top_keywords", [])],
+    }
 
 
 def hour_start(moment: datetime) -> datetime:
