@@ -74,8 +74,15 @@ def bucket_id(tenant_id: str, grain: str, start: datetime | None = None) -> str:
 
 
 # -- the refresh pipelines (over a tenant's live tickets created in [start, end)) --------------
-def _window(repo: TicketRepository, start: datetime, end: datetime, **extra) -> dict:
-    return {"$match": repo.live({"created_at": {"$gte": start, "$lt": end}, **extra})}
+_REFRESH_FIELDS = ("created_at", "source", "status", "urgency", "sentiment", "requires_action", "keywords",
+                   "customer_id", "external_id")
+
+
+def _window(repo: TicketRepository, start: datetime, end: datetime, **extra) -> list[dict]:
+    """The live tickets created in [start, end), only the fields rollups read (a plain
+    projection right after the $match: a server, and the embedded engine, read no more)."""
+    return [{"$match": repo.live({"created_at": {"$gte": start, "$lt": end}, **extra})},
+            {"$project": {"_id": 0, **{name: 1 for name in _REFRESH_FIELDS}}}]
 
 
 def _hour_of_created() -> dict:
@@ -85,7 +92,7 @@ def _hour_of_created() -> dict:
 def cells_pipeline(repo: TicketRepository, start: datetime, end: datetime) -> list[dict]:
     """Live tickets counted per (hour, source, status, urgency, sentiment, requires_action)."""
     return [
-        _window(repo, start, end),
+        *_window(repo, start, end),
         {"$project": {"_id": 0, "hour": _hour_of_created(), "source": 1, "status": 1, "urgency": 1,
                       "sentiment": 1, "ra": {"$eq": ["$requires_action", True]}}},
         {"$group": {"_id": {"hour": "$hour", "source": "$source", "status": "$status", "urgency": "$urgency",
@@ -96,7 +103,7 @@ def cells_pipeline(repo: TicketRepository, start: datetime, end: datetime) -> li
 def keywords_pipeline(repo: TicketRepository, start: datetime, end: datetime) -> list[dict]:
     """Tickets per (hour, source, keyword), each keyword counted once per ticket."""
     return [
-        _window(repo, start, end),
+        *_window(repo, start, end),
         {"$project": {"_id": 0, "hour": _hour_of_created(), "source": 1,
                       "keyword": {"$setUnion": [{"$ifNull": ["$keywords", []]}, []]}}},
         {"$unwind": "$keyword"},
@@ -108,7 +115,7 @@ def customers_pipeline(repo: TicketRepository, start: datetime, end: datetime) -
     """Per (hour, source, customer) with flagged tickets (high urgency or negative): the
     counts and the newest TICKET_IDS_KEPT flagged tickets (created_at desc, id asc)."""
     return [
-        _window(repo, start, end, customer_id={"$ne": None}, **FLAGGED),
+        *_window(repo, start, end, customer_id={"$ne": None}, **FLAGGED),
         # $push keeps input order, so this sort is the order of the lists.
         {"$sort": {"created_at": -1, "external_id": 1}},
         {"$project": {"_id": 0, "hour": _hour_of_created(), "source": 1, "customer_id": 1, "created_at": 1,
@@ -313,9 +320,9 @@ class Rollups:
         return written
 
     def rank_customers(self, tenant_id: str) -> None:
-        """Recompute the tenant's all-time at-risk ranking (for every source together and for
-        each source present) from its day buckets, and store it as one document: an
-        all-time stats request then reads that instead of every customer entry. Runs after
+        """Recompute the tenant's all-time at-risk ranking (every source together) from its
+        day buckets, and store it as one document: an all-time stats request then reads that
+        instead of every customer entry. Runs after
         each refresh, so its cost (the tenant's flagged customer-days) is paid once per run,
         not per request."""
         from .stats import at_risk_customers  # the ranking the stats serve, so both agree
@@ -327,9 +334,9 @@ class Rollups:
             start, end = date.fromisoformat(first), date.fromisoformat(last)
             ids = [bucket_id(tenant_id, DAY, day_start(start + timedelta(days=i)))
                    for i in range((end - start).days + 1)]
-            sources = self.db.stats_rollups.distinct("sources.source", {"tenant_id": tenant_id, "grain": DAY})
-            for source in [None, *sorted(s for s in sources if isinstance(s, str))]:
-                rankings.append({"source": source, "customers": at_risk_customers(self.db, tenant_id, ids, source)})
+            # Every source together: the default view. A source-filtered all-time request
+            # ranks the day buckets itself (cost: that source's flagged customer-days).
+            rankings.append({"source": None, "customers": at_risk_customers(self.db, tenant_id, ids, None)})
         self.db.stats_customer_rollups.replace_one(
             {"_id": bucket_id(tenant_id, ALL_TIME), "tenant_id": tenant_id},
             {"_id": bucket_id(tenant_id, ALL_TIME), "tenant_id": tenant_id, "grain": ALL_TIME, "start": None,
