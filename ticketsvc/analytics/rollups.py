@@ -277,15 +277,22 @@ class Rollups:
                                        {"$unset": {f"rollups.dirty.{day_text}": ""}})
         return days
 
-    def refresh(self, tenant_id: str, days: Iterable[date]) -> int:
+    def refresh(self, tenant_id: str, days: Iterable[date], *, rank: bool = True) -> int:
         """Recompute the day and hour buckets of ``days`` from the tenant's live tickets and
-        replace them (buckets left without tickets are deleted), then the all-time at-risk
+        replace them (buckets left without tickets are deleted), then (unless ``rank`` is
+        false: a caller refreshing many times ranks once at the end) the all-time at-risk
         ranking. Idempotent. Returns the number of bucket documents written."""
         days = sorted(set(days))
         written = self._recompute(tenant_id, days)
-        if days:
+        if days and rank:
             self.rank_customers(tenant_id)
+        self._bump_version(tenant_id)
         return written
+
+    def _bump_version(self, tenant_id: str) -> None:
+        # Last, once everything is written: the version is in the stats' ETag, and a client
+        # must not cache a half-refreshed answer under the new one.
+        self.db.tenants.update_one({"_id": tenant_id}, {"$inc": {"rollups.version": 1}}, upsert=True)
 
     def _recompute(self, tenant_id: str, days: list[date]) -> int:
         repo = TicketRepository(self.db, tenant_id)
@@ -312,19 +319,17 @@ class Rollups:
                     collection.bulk_write(ops, ordered=True)
             written += len(figure_docs) + len(customer_docs)
             present = sorted(doc["day"] for doc in figure_docs if doc["grain"] == DAY)
-            update: dict[str, Any] = {"$inc": {"rollups.version": 1}}
             if present:
-                update["$min"] = {"rollups.first_day": present[0]}
-                update["$max"] = {"rollups.last_day": present[-1]}
-            self.db.tenants.update_one({"_id": tenant_id}, update, upsert=True)
+                self.db.tenants.update_one({"_id": tenant_id}, {"$min": {"rollups.first_day": present[0]},
+                                                                "$max": {"rollups.last_day": present[-1]}},
+                                           upsert=True)
         return written
 
     def rank_customers(self, tenant_id: str) -> None:
         """Recompute the tenant's all-time at-risk ranking (every source together) from its
         day buckets, and store it as one document: an all-time stats request then reads that
-        instead of every customer entry. Runs after
-        each refresh, so its cost (the tenant's flagged customer-days) is paid once per run,
-        not per request."""
+        instead of every customer entry. Runs after each refresh, so its cost (the tenant's
+        flagged customer-days) is paid once per run, not per request."""
         from .stats import at_risk_customers  # the ranking the stats serve, so both agree
 
         state = (self.db.tenants.find_one({"_id": tenant_id}, {"rollups": 1}) or {}).get("rollups") or {}
@@ -356,16 +361,13 @@ class Rollups:
         keep = [d.isoformat() for d in days]
         for collection in (self.db.stats_rollups, self.db.stats_customer_rollups):
             collection.delete_many({"tenant_id": tenant_id, "day": {"$nin": [*keep, ALL_TIME]}})
-        bounds: dict[str, Any] = {}
         if keep:
-            bounds.update({"rollups.first_day": keep[0], "rollups.last_day": keep[-1]})
-        update: dict[str, Any] = {"$inc": {"rollups.version": 1}}
-        if keep:
-            update["$set"] = bounds
+            update: dict[str, Any] = {"$set": {"rollups.first_day": keep[0], "rollups.last_day": keep[-1]}}
         else:
-            update["$unset"] = {"rollups.first_day": "", "rollups.last_day": ""}
+            update = {"$unset": {"rollups.first_day": "", "rollups.last_day": ""}}
         self.db.tenants.update_one({"_id": tenant_id}, update, upsert=True)
         self.rank_customers(tenant_id)
+        self._bump_version(tenant_id)
         return written
 
     def tenants_with_data(self) -> list[str]:
