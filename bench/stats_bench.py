@@ -9,10 +9,10 @@ tenant's rollups:
   vocabulary, a skewed customer pool, 10% created in the last 24 hours, 2% soft-deleted),
   then ``Rollups.rebuild`` builds the rollups from them (timed: a run's end does the same
   for the days it touched);
-- above it (the 1M row): the rollups are seeded directly, day by day: each day's tickets
-  are generated with the same distributions into a scratch database, ``Rollups.refresh``
-  builds that day's buckets from them, and the buckets are copied in. No tickets are kept
-  (a stats request never reads them).
+- above it (the 1M row): the rollups are seeded directly: one day's tickets (N / 31, the
+  same distributions) are generated into a scratch database, ``Rollups.refresh`` builds
+  that day's buckets, and they are copied to each of the 31 days (dates shifted). No
+  tickets are kept (a stats request never reads them).
 
 Then it times, as the median of several runs after one warm-up:
 - the service (``TenantStats.snapshot`` + ``compute``) for all time and the last 7 days;
@@ -47,9 +47,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ticketsvc import create_app  # noqa: E402
 from ticketsvc.analytics import Rollups  # noqa: E402
-from ticketsvc.analytics.rollups import day_start  # noqa: E402
-from ticketsvc.analytics.stats import (StatsQuery, at_risk_pipeline, at_risk_ticket_ids_pipeline,  # noqa: E402
-                                       figures_pipeline)
+from ticketsvc.analytics.rollups import bucket_id, day_start  # noqa: E402
+from ticketsvc.analytics.buckets import at_risk_pipeline, at_risk_ticket_ids_pipeline  # noqa: E402
+from ticketsvc.analytics.stats import StatsQuery, figures_pipeline  # noqa: E402
 from ticketsvc.config import Settings  # noqa: E402
 from ticketsvc.storage import Database  # noqa: E402
 from ticketsvc.api.context import get_runtime  # noqa: E402
@@ -142,43 +142,51 @@ def load(database: Database, size: int, args: argparse.Namespace, now: datetime)
 
 
 def seed_rollups(database: Database, size: int, args: argparse.Namespace, now: datetime) -> tuple[int, float, float]:
-    """Seed the tenant's rollups for ``size`` tickets over 30 days without keeping the
-    tickets: each day's tickets go into a scratch database, ``Rollups.refresh`` builds that
-    day's buckets, and they are copied in. Returns (live tickets, 0, seconds)."""
+    """Seed the tenant's rollups for ``size`` tickets over the last 31 days (today included)
+    without keeping the tickets: one day's worth (size / 31 tickets, the same distributions,
+    the customer pool of ``size``) is generated into a scratch database, ``Rollups.refresh``
+    builds its buckets, and they are copied to every day, dates shifted and ticket ids made
+    unique per day. Every day then has the bucket documents a real day of that volume has
+    (a request's cost depends on those, not on which tickets they count). Returns (live
+    tickets, 0, seconds)."""
     rng = random.Random(size)
     started = time.perf_counter()
-    pool = pool_for(size, args)
-    today = now.date()
-    # The same shape as load(): 10% in the last 24 hours, the rest over 30 days.
-    per_day = {today - timedelta(days=d): int(size * 0.9 / 30) for d in range(1, 31)}
-    per_day[today] = size - sum(per_day.values())
-    live, next_id = 0, 0
-    for day, count in sorted(per_day.items()):
-        scratch = Database(database.settings.with_overrides(mongo_db="scratch_" + uuid.uuid4().hex[:8]))
-        try:
-            start = day_start(day)
-            end = min(start + timedelta(days=1), now)
-            docs = make_tickets(TENANT, count, now, rng, pool, window=(start, end), first_id=next_id)
-            next_id += count
-            live += sum(1 for d in docs if "deleted_at" not in d)
-            for offset in range(0, len(docs), BATCH):
-                scratch.tickets.insert_many(docs[offset:offset + BATCH], ordered=False)
-            Rollups(scratch).refresh(TENANT, [day], rank=False)
-            for name in ("stats_rollups", "stats_customer_rollups"):
-                found = list(scratch[name].find({"tenant_id": TENANT, "grain": {"$ne": "all"}}))
-                if found:
-                    database[name].insert_many(found)
-        finally:
-            if not scratch.settings.embedded:
-                scratch._client.drop_database(scratch.settings.mongo_db)
-            scratch.close()
-        print(f"  seeded {day} ({count:,} tickets)", file=sys.stderr)
-    days = sorted(per_day)
+    days = [now.date() - timedelta(days=d) for d in range(30, -1, -1)]
+    template_day = days[0]
+    scratch = Database(database.settings.with_overrides(mongo_db="scratch_" + uuid.uuid4().hex[:8]))
+    try:
+        start = day_start(template_day)
+        docs = make_tickets(TENANT, size // len(days), now, rng, pool_for(size, args),
+                            window=(start, start + timedelta(days=1)))
+        live_per_day = sum(1 for d in docs if "deleted_at" not in d)
+        for offset in range(0, len(docs), BATCH):
+            scratch.tickets.insert_many(docs[offset:offset + BATCH], ordered=False)
+        Rollups(scratch).refresh(TENANT, [template_day], rank=False)
+        template = {name: list(scratch[name].find({"tenant_id": TENANT, "grain": {"$ne": "all"}}))
+                    for name in ("stats_rollups", "stats_customer_rollups")}
+    finally:
+        if not scratch.settings.embedded:
+            scratch._client.drop_database(scratch.settings.mongo_db)
+        scratch.close()
+    for n, day in enumerate(days):
+        shift = day_start(day) - day_start(template_day)
+        for name, buckets in template.items():
+            copies = []
+            for bucket in buckets:
+                copy = dict(bucket, start=bucket["start"] + shift, day=day.isoformat())
+                copy["_id"] = bucket_id(TENANT, bucket["grain"], copy["start"])
+                if "tickets" in bucket:
+                    copy["tickets"] = [dict(entry, tickets=[{"at": t["at"] + shift, "id": f"{t['id']}-{n}"}
+                                                             for t in entry["tickets"]])
+                                       for entry in bucket["tickets"]]
+                copies.append(copy)
+            database[name].insert_many(copies)
     database.tenants.update_one({"_id": TENANT}, {"$set": {
         "rollups.first_day": days[0].isoformat(), "rollups.last_day": days[-1].isoformat(), "rollups.version": 1}},
         upsert=True)
     Rollups(database).rank_customers(TENANT)  # what each refresh ends with, once over every day
-    return live, 0.0, time.perf_counter() - started
+    print(f"  seeded {len(days)} days of {size // len(days):,} tickets", file=sys.stderr)
+    return live_per_day * len(days), 0.0, time.perf_counter() - started
 
 
 def timed(func: Callable[[], object], runs: int) -> dict:

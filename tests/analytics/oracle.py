@@ -7,8 +7,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from ticketsvc.analytics.stats import (AT_RISK_MAX_TICKET_IDS, AT_RISK_MIN_TICKETS, TOP_AT_RISK, TOP_KEYWORDS,
-                                       TREND_HOURS, StatsQuery, figures_from_rows)
+from ticketsvc.analytics.buckets import AT_RISK_MAX_TICKET_IDS, AT_RISK_MIN_TICKETS, TOP_AT_RISK
+from ticketsvc.analytics.stats import TOP_KEYWORDS, TREND_HOURS, StatsQuery, figures_from_rows
 from ticketsvc.analytics.rollups import CLOSED_STATUSES, FLAGGED
 from ticketsvc.tickets.repository import TicketRepository
 

@@ -8,8 +8,8 @@ from analytics.stats_data import NOW, at, ticket_doc
 from conftest import real_mongo_required
 from support import plan_stages
 from ticketsvc.analytics.rollups import cells_pipeline, customers_pipeline, keywords_pipeline
-from ticketsvc.analytics.stats import (StatsQuery, at_risk_pipeline, at_risk_ticket_ids_pipeline, figures_pipeline,
-                                       hour_start, plan_range, trend_pipeline)
+from ticketsvc.analytics.buckets import at_risk_pipeline, at_risk_ticket_ids_pipeline
+from ticketsvc.analytics.stats import StatsQuery, figures_pipeline, hour_start, plan_range, trend_pipeline
 from ticketsvc.storage import INDEXES
 from ticketsvc.tickets.repository import TicketRepository
 

@@ -41,12 +41,10 @@ from ..clock import utc
 from ..domain import require_tenant_id
 from ..storage import Database
 from ..tickets.repository import TicketRepository
+from .buckets import AT_RISK_MAX_TICKET_IDS, at_risk_customers
 
 DAY, HOUR, ALL_TIME = "day", "hour", "all"
 CLOSED_STATUSES = ("resolved", "closed")
-# Per customer and bucket, the newest flagged tickets kept; a stats answer lists at most as
-# many per customer, so this many per bucket is always enough.
-TICKET_IDS_KEPT = 20
 # Days recomputed per pipeline: bounds what one aggregation returns.
 DAYS_PER_REFRESH = 31
 _HOUR_FORMAT = "%Y-%m-%dT%H"
@@ -113,7 +111,7 @@ def keywords_pipeline(repo: TicketRepository, start: datetime, end: datetime) ->
 
 def customers_pipeline(repo: TicketRepository, start: datetime, end: datetime) -> list[dict]:
     """Per (hour, source, customer) with flagged tickets (high urgency or negative): the
-    counts and the newest TICKET_IDS_KEPT flagged tickets (created_at desc, id asc)."""
+    counts and the newest AT_RISK_MAX_TICKET_IDS flagged tickets (created_at desc, id asc)."""
     return [
         *_window(repo, start, end, customer_id={"$ne": None}, **FLAGGED),
         # $push keeps input order, so this sort is the order of the lists.
@@ -124,7 +122,7 @@ def customers_pipeline(repo: TicketRepository, start: datetime, end: datetime) -
                     "high": {"$sum": "$high"}, "negative": {"$sum": "$negative"}, "flagged": {"$sum": 1},
                     "tickets": {"$push": {"at": "$created_at", "id": "$external_id"}}}},
         {"$project": {"high": 1, "negative": 1, "flagged": 1,
-                      "tickets": {"$slice": ["$tickets", TICKET_IDS_KEPT]}}},
+                      "tickets": {"$slice": ["$tickets", AT_RISK_MAX_TICKET_IDS]}}},
     ]
 
 
@@ -183,7 +181,7 @@ class _CustomerFigures:
         self.flagged += flagged
         merged = self.tickets + [{"at": utc(t["at"]), "id": t["id"]} for t in tickets]
         merged.sort(key=lambda t: (-t["at"].timestamp(), t["id"]))
-        self.tickets = merged[:TICKET_IDS_KEPT]
+        self.tickets = merged[:AT_RISK_MAX_TICKET_IDS]
 
 
 def _hour_start(text: str) -> datetime:
@@ -330,8 +328,6 @@ class Rollups:
         day buckets, and store it as one document: an all-time stats request then reads that
         instead of every customer entry. Runs after each refresh, so its cost (the tenant's
         flagged customer-days) is paid once per run, not per request."""
-        from .stats import at_risk_customers  # the ranking the stats serve, so both agree
-
         state = (self.db.tenants.find_one({"_id": tenant_id}, {"rollups": 1}) or {}).get("rollups") or {}
         first, last = state.get("first_day"), state.get("last_day")
         rankings = []

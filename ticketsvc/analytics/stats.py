@@ -29,10 +29,11 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from ..clock import Clock, isoformat_z, utc
-from ..domain import Sentiment, TicketStatus, Urgency, is_tenant_id, tenant_pipeline
+from ..domain import Sentiment, TicketStatus, Urgency, is_tenant_id
 from ..errors import NotFound
 from ..storage import Database
-from .rollups import ALL_TIME, DAY, HOUR, TICKET_IDS_KEPT, bucket_id, day_start
+from .buckets import aggregate_buckets, at_risk_customers, bucket_read, source_stages
+from .rollups import ALL_TIME, DAY, HOUR, bucket_id, day_start
 
 STATUSES = TicketStatus.values()
 URGENCIES = Urgency.values()
@@ -43,10 +44,6 @@ SOURCES = ("email", "chat", "web", "phone")
 MISSING = "unknown"
 TREND_HOURS = 24
 TOP_KEYWORDS = 10
-TOP_AT_RISK = 10
-AT_RISK_MIN_TICKETS = 2
-# Per at-risk customer, the newest flagged tickets listed; the counts cover all of them.
-AT_RISK_MAX_TICKET_IDS = TICKET_IDS_KEPT
 # Part of every ETag: bump it when the response's shape or meaning changes, so clients do
 # not revalidate an old representation against a new server.
 STATS_FORMAT = "stats-2"
@@ -202,27 +199,7 @@ class TenantStats:
         return None
 
     def _aggregate(self, collection: Any, pipeline: list[dict]) -> list[dict]:
-        return _aggregate(collection, pipeline)
-
-
-def _aggregate(collection: Any, pipeline: list[dict]) -> list[dict]:
-    return list(collection.aggregate(tenant_pipeline(pipeline, pipeline[0]["$match"].get("tenant_id"))))
-
-
-def at_risk_customers(db: Database, tenant_id: str, bucket_ids: list[str], source: str | None) -> list[dict]:
-    """The at-risk customers of the given buckets, as the stats answer lists them: ranked
-    (at_risk_pipeline), each with its newest flagged ticket ids."""
-    ranked = _aggregate(db.stats_customer_rollups, at_risk_pipeline(tenant_id, bucket_ids, source))
-    ticket_ids: dict[str, list[str]] = {}
-    if ranked:
-        pipeline = at_risk_ticket_ids_pipeline(tenant_id, bucket_ids, source, [row["_id"] for row in ranked])
-        ticket_ids = {row["_id"]: list(row["ticket_ids"]) for row in _aggregate(db.stats_customer_rollups, pipeline)}
-    return [{
-        "customer_id": row["_id"],
-        "high_urgency_count": int(row["high_urgency_count"]),
-        "negative_count": int(row["negative_count"]),
-        "ticket_ids": ticket_ids.get(row["_id"], []),
-    } for row in ranked]
+        return aggregate_buckets(collection, pipeline)
 
 
 def figures_from_rows(facets: dict) -> dict[str, Any]:
@@ -257,17 +234,6 @@ def hour_start(moment: datetime) -> datetime:
     return utc(moment).replace(minute=0, second=0, microsecond=0)
 
 
-def _buckets(tenant_id: str, ids: list[str], *fields: str) -> list[dict]:
-    """Read the buckets ``ids`` of the tenant (by ``_id``: an index lookup), keeping only
-    ``fields``: the embedded engine then copies nothing else."""
-    return [{"$match": {"_id": {"$in": list(ids)}, "tenant_id": tenant_id}},
-            {"$project": {"_id": 0, **{name: 1 for name in fields}}}]
-
-
-def _source_stages(source: str | None, path: str) -> list[dict]:
-    return [] if source is None else [{"$match": {path: source}}]
-
-
 def figures_pipeline(tenant_id: str, range_ids: list[str], source: str | None) -> list[dict]:
     """Every figure but the trend and the at-risk customers, over the range's buckets (at
     most D + 46 small documents)."""
@@ -276,9 +242,9 @@ def figures_pipeline(tenant_id: str, range_ids: list[str], source: str | None) -
                 {"$group": {"_id": f"$sources.{name}.k", "count": {"$sum": f"$sources.{name}.n"}}}]
 
     return [
-        *_buckets(tenant_id, range_ids, "sources"),
+        *bucket_read(tenant_id, range_ids, "sources"),
         {"$unwind": "$sources"},
-        *_source_stages(source, "sources.source"),
+        *source_stages(source, "sources.source"),
         {"$facet": {
             "totals": [{"$group": {
                 "_id": None,
@@ -300,54 +266,10 @@ def figures_pipeline(tenant_id: str, range_ids: list[str], source: str | None) -
 def trend_pipeline(tenant_id: str, trend_ids: list[str], source: str | None) -> list[dict]:
     """Tickets per hour bucket over the 24 hour buckets of the trend."""
     return [
-        *_buckets(tenant_id, trend_ids, "start", "sources"),
+        *bucket_read(tenant_id, trend_ids, "start", "sources"),
         {"$unwind": "$sources"},
-        *_source_stages(source, "sources.source"),
+        *source_stages(source, "sources.source"),
         {"$group": {"_id": "$start", "count": {"$sum": "$sources.total"}}},
-    ]
-
-
-def at_risk_pipeline(tenant_id: str, range_ids: list[str], source: str | None) -> list[dict]:
-    """Customers with at least AT_RISK_MIN_TICKETS flagged tickets (high urgency or negative;
-    a ticket that is both counts once) in range. Worst first: high_urgency_count +
-    negative_count descending (a ticket that is both weighs twice), then high_urgency_count
-    descending (urgency outranks tone), then customer_id ascending; top TOP_AT_RISK."""
-    return [
-        *_buckets(tenant_id, range_ids, "customers"),
-        {"$unwind": "$customers"},
-        *_source_stages(source, "customers.source"),
-        {"$group": {
-            "_id": "$customers.customer_id",
-            "flagged": {"$sum": "$customers.flagged"},
-            "high_urgency_count": {"$sum": "$customers.high"},
-            "negative_count": {"$sum": "$customers.negative"},
-        }},
-        {"$match": {"flagged": {"$gte": AT_RISK_MIN_TICKETS}}},
-        {"$project": {"high_urgency_count": 1, "negative_count": 1,
-                      "risk": {"$add": ["$high_urgency_count", "$negative_count"]}}},
-        {"$sort": {"risk": -1, "high_urgency_count": -1, "_id": 1}},
-        {"$limit": TOP_AT_RISK},
-    ]
-
-
-def at_risk_ticket_ids_pipeline(tenant_id: str, range_ids: list[str], source: str | None,
-                                customer_ids: list[str]) -> list[dict]:
-    """The flagged tickets in range of the given customers, as ``{_id: customer_id,
-    ticket_ids}``: newest first (created_at descending, then id ascending), at most
-    AT_RISK_MAX_TICKET_IDS per customer. The entries of other customers are filtered out
-    before anything is unwound."""
-    keep: dict = {"$in": ["$$entry.customer_id", list(customer_ids)]}
-    if source is not None:
-        keep = {"$and": [keep, {"$eq": ["$$entry.source", source]}]}
-    return [
-        *_buckets(tenant_id, range_ids, "tickets"),
-        {"$project": {"tickets": {"$filter": {"input": "$tickets", "as": "entry", "cond": keep}}}},
-        {"$unwind": "$tickets"},
-        {"$unwind": "$tickets.tickets"},
-        # $push keeps input order, so this sort is the order of the lists.
-        {"$sort": {"tickets.tickets.at": -1, "tickets.tickets.id": 1}},
-        {"$group": {"_id": "$tickets.customer_id", "ticket_ids": {"$push": "$tickets.tickets.id"}}},
-        {"$project": {"ticket_ids": {"$slice": ["$ticket_ids", AT_RISK_MAX_TICKET_IDS]}}},
     ]
 
 

@@ -17,7 +17,8 @@ from werkzeug.http import quote_etag
 
 from .context import get_runtime
 from ..analytics import StatsQuery
-from ..analytics.stats import AT_RISK_MAX_TICKET_IDS, SENTIMENTS, SOURCES, STATUSES, URGENCIES
+from ..analytics.buckets import AT_RISK_MAX_TICKET_IDS
+from ..analytics.stats import SENTIMENTS, SOURCES, STATUSES, URGENCIES
 from .schemas import Timestamp, tenant_id_field
 from .tickets import SAFE_TOKEN
 
