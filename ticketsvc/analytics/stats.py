@@ -6,14 +6,15 @@ pipelines over the buckets, addressed by ``_id`` and ``tenant_id`` (an index loo
 
 - the figures: one ``$facet`` over the range's day/hour buckets (totals, breakdowns, the
   open backlog, keywords); the trend over the 24 hour buckets ending with this hour;
-- the at-risk customers: their per-bucket counts summed and ranked, then the ticket ids
-  of the (at most ten) customers kept.
+- the at-risk customers: for all time (every source), the ranking the last refresh stored;
+  otherwise their per-bucket counts summed and ranked, then the ticket ids of the (at most
+  ten) customers kept (analytics/buckets.py).
 
 Cost, for a range of D days: at most D + 46 figure buckets (each a fixed handful of small
-counts per source), the 24 trend buckets, and the at-risk entries of the same buckets (one
-per customer and source with a high-urgency or negative ticket in the bucket). It grows
-with the days in range, and for the at-risk figure with the flagged customers per day;
-never with the tenant's tickets.
+counts per source), the 24 trend buckets, and, for a bounded range or a source, the
+at-risk entries of the same buckets (one per customer and source with a high-urgency or
+negative ticket in the bucket). It grows with the days in range, and for that at-risk
+figure with the flagged customers per day; never with the tenant's tickets as such.
 
 Operators, each implemented by MongoDB and by the embedded engine (keep to this list):
   stages       $match, $unwind (path string), $group, $facet, $project, $sort, $limit
