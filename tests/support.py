@@ -22,7 +22,8 @@ def wait_for_job(runtime, job_id: str, timeout: float = 60.0) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         record = runtime.ingestion.get(job_id)
-        if record["status"] != "running":
+        # Final, and its thread has done its end-of-run work (the rollup refresh) too.
+        if record["status"] != "running" and job_id not in runtime.ingestion.active_jobs():
             return record
         time.sleep(0.02)
     raise AssertionError(f"job {job_id} still running after {timeout}s: {runtime.ingestion.get(job_id)}")

@@ -71,3 +71,49 @@ def test_sorted_pages_match_the_full_sorted_result(tickets):
     assert [doc for page in pages for doc in page] == everything
     assert all("_id" not in doc and "body" not in doc for doc in everything)
     assert [d["external_id"] for d in everything[:3]] == ["006", "013", "020"]
+
+
+# -- the linear $unwind and $group (storage/embedded/stages.py) ------------------------------
+_STAGE_DOCS = [
+    {"_id": 1, "a": {"b": [1, 2, {"x": 1}], "c": 5}, "d": [], "k": "x", "n": 1},
+    {"_id": 2, "a": {"b": []}, "k": None, "n": 2},
+    {"_id": 3, "k": "x", "n": 3},
+    {"_id": 4, "a": {"b": None}, "k": 2, "n": 4},
+    {"_id": 5, "a": {"b": 7}, "k": True, "n": 5},
+    {"_id": 6, "a": [{"b": [1]}], "k": {"z": 1}, "n": 6},
+]
+
+
+@pytest.mark.parametrize("options", [
+    "$a.b", {"path": "$a.b", "preserveNullAndEmptyArrays": True}, {"path": "$a.b", "includeArrayIndex": "i"},
+    "$d", {"path": "$d", "preserveNullAndEmptyArrays": True}, "$_id"])
+def test_embedded_unwind_gives_mongomocks_own_results(options):
+    import copy
+
+    from mongomock.aggregate import _handle_unwind_stage
+
+    from ticketsvc.storage.embedded.stages import unwind_stage
+    expected = _handle_unwind_stage(copy.deepcopy(_STAGE_DOCS), None, options)
+    assert unwind_stage(copy.deepcopy(_STAGE_DOCS), None, options) == expected
+
+
+def test_embedded_unwind_leaves_its_input_and_siblings_unshared_along_the_path():
+    from ticketsvc.storage.embedded.stages import unwind_stage
+    doc = {"_id": 1, "a": {"b": [1, 2]}, "other": {"kept": True}}
+    first, second = unwind_stage([doc], None, "$a.b")
+    assert (first["a"]["b"], second["a"]["b"], doc["a"]["b"]) == (1, 2, [1, 2])
+    assert first["a"] is not second["a"]
+
+
+@pytest.mark.parametrize("group_id", ["$k", {"key": "$k", "n": "$n"}, None, "$a.b", {"$toString": "$n"}])
+def test_embedded_group_gives_mongomocks_own_results(group_id):
+    import copy
+
+    from mongomock.aggregate import _handle_group_stage
+
+    from ticketsvc.storage.embedded.stages import group_stage
+    options = {"_id": group_id, "total": {"$sum": "$n"}, "ids": {"$push": "$_id"}}
+    expected = _handle_group_stage(copy.deepcopy(_STAGE_DOCS), None, options)
+    assert group_stage(copy.deepcopy(list(reversed(_STAGE_DOCS))), None, options) == \
+        _handle_group_stage(copy.deepcopy(list(reversed(_STAGE_DOCS))), None, options)
+    assert sorted(map(str, expected)) == sorted(map(str, group_stage(copy.deepcopy(_STAGE_DOCS), None, options)))

@@ -28,6 +28,15 @@ def require_tenant_id(value: Any) -> str:
     return value
 
 
+def tenant_pipeline(pipeline: list[dict], tenant_id: str) -> list[dict]:
+    """``pipeline`` if its first stage is a ``$match`` naming ``tenant_id``; raises ValueError
+    otherwise, so an aggregation over tenant data cannot forget the tenant."""
+    first = pipeline[0].get("$match") if pipeline else None
+    if not isinstance(first, dict) or first.get("tenant_id") != tenant_id:
+        raise ValueError("a tenant pipeline must start with this tenant's $match")
+    return pipeline
+
+
 class _Vocabulary(str, Enum):
     """A closed set of string values; ``values()`` in the documented order."""
 

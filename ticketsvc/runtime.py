@@ -15,7 +15,7 @@ from typing import Callable
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from .analytics import TenantStats
+from .analytics import Rollups, TenantStats
 from .auth import AccessControl, ApiKeyStore
 from .clock import Clock, SystemClock
 from .config import Settings
@@ -52,8 +52,9 @@ class Runtime:
             in_flight_s=settings.http_total_timeout_s,
         )
         self.upstream = UpstreamClient(settings, self.limiter, self.clock, observer=self.metrics)
+        self.rollups = Rollups(self.db)
         self.ingestion = IngestionRunner(settings, self.db, self.clock, self.upstream, self.classifier, self.outbox,
-                                         on_finished=self.metrics.ingestion_finished)
+                                         on_finished=self._ingestion_finished)
         self.notify_breaker = build_notify_breaker(self.db.circuit_breakers, settings)
         self.circuit_breakers = {self.notify_breaker.name: self.notify_breaker}
         self.notify_pool = ThreadPoolExecutor(max_workers=settings.notify_concurrency, thread_name_prefix="notify")
@@ -69,6 +70,13 @@ class Runtime:
         self._background_lock = threading.Lock()
         # Below gunicorn's graceful timeout (30 s), so jobs end before the master kills us.
         self.shutdown_timeout_s = 20.0
+
+    def _ingestion_finished(self, record: dict) -> None:
+        self.metrics.ingestion_finished(record)
+        try:
+            self.rollups.run_finished(record)
+        except Exception:  # the days stay marked dirty: the next run's end refreshes them
+            log.exception("rollup refresh after job %s failed", record.get("job_id"))
 
     def _job_tenant(self, job_id: str) -> str | None:
         try:

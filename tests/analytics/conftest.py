@@ -6,7 +6,7 @@ import pytest
 from conftest import base_settings
 
 from analytics.stats_data import NOW
-from support import register_tenants
+from ticketsvc.analytics import Rollups
 from ticketsvc.clock import FakeClock
 
 
@@ -33,7 +33,11 @@ def stats_client(stats_app):
 
 @pytest.fixture
 def seed_tickets(database):
+    """Insert tickets as ingestion stores them, then rebuild their tenants' rollups (what a
+    run's end does for the days it wrote)."""
     def insert(*docs: dict) -> None:
         database.tickets.insert_many([dict(d) for d in docs])
-        register_tenants(database, *(d["tenant_id"] for d in docs))
+        rollups = Rollups(database)
+        for tenant in sorted({d["tenant_id"] for d in docs}):
+            rollups.rebuild(tenant)
     return insert

@@ -6,8 +6,9 @@ import threading
 import pytest
 
 from analytics.stats_data import NOW, acme_tickets
-from ticketsvc.analytics.stats import (StatsQuery, at_risk_ticket_ids_pipeline, hour_start, range_pipeline,
-                                       trend_pipeline)
+from analytics.oracle import at_risk_ticket_ids_pipeline, range_pipeline, trend_pipeline
+from ticketsvc.analytics.rollups import cells_pipeline, customers_pipeline, keywords_pipeline
+from ticketsvc.analytics.stats import StatsQuery, hour_start
 from ticketsvc.tickets.repository import TicketRepository
 
 
@@ -24,7 +25,9 @@ def _pipelines(database):
     return [range_pipeline(repo, StatsQuery("acme")),
             range_pipeline(repo, StatsQuery("acme", created_from=NOW.replace(day=2), created_to=NOW)),
             trend_pipeline(repo, hour_start(NOW)),
-            at_risk_ticket_ids_pipeline(repo, StatsQuery("acme"), ["c-a", "c-c"])]
+            at_risk_ticket_ids_pipeline(repo, StatsQuery("acme"), ["c-a", "c-c"]),
+            *[make(repo, NOW.replace(day=1, hour=0, minute=0, second=0), NOW) for make in
+              (cells_pipeline, keywords_pipeline, customers_pipeline)]]
 
 
 def test_pushed_down_pipelines_give_the_engines_own_results(database, raw_tickets):

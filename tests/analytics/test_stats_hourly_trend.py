@@ -5,7 +5,6 @@ from datetime import timedelta
 import pytest
 
 from analytics.stats_data import at, ticket_doc
-from support import register_tenants
 from ticketsvc.clock import FakeClock
 
 
@@ -37,8 +36,8 @@ def test_trend_ends_with_the_current_hour_and_its_edges_are_exact(make_app, seed
     assert sum(count for _, count in trend) == 3
 
 
-def test_trend_buckets_are_consecutive_aligned_hours_oldest_first(stats_app, database):
-    register_tenants(database, "acme")
+def test_trend_buckets_are_consecutive_aligned_hours_oldest_first(stats_app, seed_tickets):
+    seed_tickets(ticket_doc("acme", "t1", at("2026-01-01T00:00")))
     hours = [hour for hour, _ in _trend(stats_app)]
     expected = [(at("2026-03-09T15:00") + timedelta(hours=i)).strftime("%Y-%m-%dT%H:%M:%SZ") for i in range(24)]
     assert hours == expected

@@ -1,5 +1,5 @@
 """StatsQuery refuses what the HTTP layer should never pass: the service's own guard."""
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -25,7 +25,14 @@ def test_from_later_than_to_is_refused():
         StatsQuery("acme", created_from=MARCH_2, created_to=MARCH_1)
 
 
-def test_range_criteria_are_inclusive_and_empty_for_all_time():
-    assert StatsQuery("acme").created_range() == {}
-    assert StatsQuery("acme", created_from=MARCH_1, created_to=MARCH_2).created_range() == {
-        "created_at": {"$gte": MARCH_1, "$lte": MARCH_2}}
+def test_range_is_rounded_outward_to_whole_hours_and_unbounded_for_all_time():
+    assert StatsQuery("acme").rounded() == (None, None)
+    assert StatsQuery("acme", created_from=MARCH_1, created_to=MARCH_2).rounded() == (
+        MARCH_1, MARCH_2 + timedelta(hours=1))
+    assert StatsQuery("acme", created_from=MARCH_1 + timedelta(minutes=59),
+                      created_to=MARCH_2 - timedelta(milliseconds=1)).rounded() == (MARCH_1, MARCH_2)
+
+
+def test_a_source_must_be_a_string():
+    with pytest.raises(ValueError, match="source"):
+        StatsQuery("acme", source={"$ne": "x"})

@@ -101,11 +101,12 @@ def _alert_totals(service, key: str) -> dict[str, int]:
             for status in ("pending", "delivered", "dead")}
 
 
-def _what_the_api_says(service, key: str) -> dict:
-    stats = _get(service, f"/tenants/{TENANT}/stats", key)
+def _what_the_api_says(service, key: str, **stats_params) -> dict:
+    stats = _get(service, f"/tenants/{TENANT}/stats", key, **stats_params)
     stats.pop("generated_at")
     return {"stats": stats, "runs": _get(service, "/ingest/logs", key, tenant_id=TENANT, page_size=8)["logs"],
-            "alerts": _alert_totals(service, key)}
+            "alerts": _alert_totals(service, key),
+            "running": _get(service, "/ingest/status", key, tenant_id=TENANT)["running"]}
 
 
 def _settled_alerts(service, key: str, timeout: float = 30.0) -> dict[str, int]:
@@ -128,7 +129,9 @@ def _ingest(service, key: str) -> dict:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         job = _get(service, f"/ingest/progress/{started.json()['job_id']}", key)
-        if job["status"] != "running":
+        # Completed, and its end-of-run rollup refresh done: the stats are as of this run.
+        if job["status"] != "running" and \
+                (_get(service, f"/tenants/{TENANT}/stats", key)["as_of_run"] or {}).get("job_id") == job["job_id"]:
             assert job["status"] == "completed", job
             return job
         time.sleep(0.1)
@@ -146,6 +149,16 @@ def _tenant_key(service, tenant_id: str) -> str:
 def _assert_page_shows(page: Page, expected: dict) -> None:
     stats, runs, alerts = expected["stats"], expected["runs"], expected["alerts"]
     assert page.state == "ready", page.html[-2000:]
+
+    # The open backlog first: what needs action now.
+    assert [entry["data-field"] for entry in page.fields if entry["data-field"].startswith(("open.", "total_"))][:4] \
+        == ["open.total", "open.high_urgency_count", "open.requires_action_count", "total_tickets"]
+    for field in ("total", "high_urgency_count", "requires_action_count"):
+        assert page.figure(f"open.{field}") == (str(stats["open"][field]), f"{stats['open'][field]:,}"), field
+    run = stats["as_of_run"]
+    assert page.figure("as_of_run") == (run["job_id"], f"as of the run that ended {run['ended_at'][11:16]} UTC")
+    assert page.figure("sync_running")[0] == str(expected["running"]).lower()
+    assert page.figure("range.from")[0] == (stats["range"]["from"] or "")
 
     for field in ("total_tickets", "requires_action_count"):
         assert page.figure(field) == (str(stats[field]), f"{stats[field]:,}"), field
@@ -198,6 +211,28 @@ def test_dashboard_in_chromium_shows_exactly_the_apis_figures(gunicorn_service, 
     SCREENSHOT.unlink(missing_ok=True)
     _chromium(tmp_path, "--hide-scrollbars", "--window-size=1280,1800", f"--screenshot={SCREENSHOT}", url)
     assert SCREENSHOT.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_dashboard_range_and_source_come_from_the_address_and_narrow_every_figure(
+        gunicorn_service, mock_upstream, tmp_path):
+    service = gunicorn_service(AUTH_MODE="keys", ADMIN_API_KEY=ADMIN_KEY)
+    key = _tenant_key(service, TENANT)
+    _ingest(service, key)
+    _settled_alerts(service, key)  # the page and the API must see the same alert counts
+    url = f"{service.url}/dashboard/{TENANT}?range=7d&source=email#key={key}"
+    for _ in range(2):  # again if the hour turned while the page loaded
+        page = _dump_dom(tmp_path, url)
+        used_from = page.figure("range.from")[0]
+        expected = _what_the_api_says(service, key, from_date=used_from, source="email")
+        if page.figure("range.from")[0] == expected["stats"]["range"]["from"]:
+            break
+    assert used_from and expected["stats"]["source"] == "email"
+    # Seven days back, to the hour the service rounded the edge down to.
+    age_h = (time.time() - time.mktime(time.strptime(used_from, "%Y-%m-%dT%H:%M:%SZ")) + time.timezone) / 3600
+    assert 7 * 24 <= age_h < 7 * 24 + 1.5, age_h
+    _assert_page_shows(page, expected)
+    assert {item["data-key"]: int(item["data-value"]) for item in page.items("by_source")}["email"] == \
+        expected["stats"]["total_tickets"]
 
 
 def test_dashboard_in_chromium_shows_nothing_to_another_tenants_key_and_asks_without_one(

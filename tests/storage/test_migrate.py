@@ -194,8 +194,7 @@ def test_shard_runs_shard_collection_for_each_ready_collection_and_says_why_it_s
     assert ("shardCollection", f"{name}.tickets", {"key": {"tenant_id": 1, "external_id": 1}}) in cluster.commands
     skipped = {step.collection: step.detail for step in steps if step.action == "skipped"}
     assert set(skipped) == {plan.collection for plan in SHARDED if plan.pending}
-    assert "dedupe_key" in skipped["notifications"]
-    for ready in ("ticket_history", "ingestion_logs"):
+    for ready in ("ticket_history", "ingestion_logs", "notifications", "stats_rollups", "stats_customer_rollups"):
         key = next(plan.key_document for plan in SHARDED if plan.collection == ready)
         assert ("shardCollection", f"{name}.{ready}", {"key": key}) in cluster.commands
     again = FakeCluster(sharded=cluster.sharded)

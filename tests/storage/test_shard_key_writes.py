@@ -27,12 +27,8 @@ STORAGE = PACKAGE / "storage"
 # (collection, the code that writes) -> what its filter must become. Writes under refactor
 # elsewhere (ingestion, notifications, history) are closed there; empty this as they are.
 KNOWN_GAPS = {
-    ("notifications", "NotificationOutbox.enqueue"):
-        "UpdateOne({'tenant_id': alert.tenant_id, 'dedupe_key': alert.dedupe_key}, {'$setOnInsert': ...}, upsert=True)",
     ("notifications", "NotificationOutbox.claim"):
         "a multi-document update may scatter (allowed without the shard key); or claim per tenant with tenant_id in the filter",
-    ("notifications", "NotificationOutbox._settle"):
-        "{'tenant_id': claim.alert.tenant_id, 'dedupe_key': claim.alert.dedupe_key, '_id': claim.id, 'status': PENDING, 'lease_token': claim.token}",
 }
 
 

@@ -1,38 +1,40 @@
-"""TenantStats: a tenant's ticket analytics, computed by aggregation pipelines in MongoDB.
+"""TenantStats: a tenant's ticket analytics, aggregated from its rollups (analytics/rollups.py).
 
-Python never reads tickets here: the database filters, groups and ranks, and this module
-only reshapes the few rows the pipelines return (zero-filling, ratios, the 24 hour buckets).
+A request reads no tickets. It turns the range into bucket ids (whole days, plus the hours
+of the partial days at its edges, the edges rounded outward to whole hours) and runs small
+pipelines over the buckets, addressed by ``_id`` and ``tenant_id`` (an index lookup):
 
-Three pipelines per answer, each starting with a ``$match`` built by
-``TicketRepository.live`` (tenant_id, deleted_at null, a created_at range): the prefix of
-the ``tenant_live_created_v2`` index, so MongoDB reads exactly the tenant's live tickets in
-range off the index. The range pipeline computes every figure in one ``$facet``; the
-trend pipeline counts the last 24 hours; the third lists the ticket ids of the (at most
-ten) at-risk customers, also served by ``tenant_customer_created``.
+- the figures: one ``$facet`` over the range's day/hour buckets (totals, breakdowns, the
+  open backlog, keywords); the trend over the 24 hour buckets ending with this hour;
+- the at-risk customers: for all time (every source), the ranking the last refresh stored;
+  otherwise their per-bucket counts summed and ranked, then the ticket ids of the (at most
+  ten) customers kept (analytics/buckets.py).
 
-Operators used, each checked against MongoDB's manual and implemented by the embedded
-engine (mongomock) as well; keep to this list when changing the pipelines:
-  stages       $match, $project, $facet (3.4+), $group, $unwind (path string), $sort,
-               $limit
-  accumulators $sum, $push (in input order: preceded by a $sort for a defined order)
-  expressions  $cond (array form), $eq, $add, $ifNull, $setUnion (with two array
-               arguments: a null argument would make it null), $slice ([array, n]),
-               $hour (of a date, in UTC when no timezone is given)
-  query        $gte, $lte, $lt, $ne, $in, $or
-Deliberately not used: $dateTrunc, $sortArray, $topN/$firstN, $sortByCount (the embedded
-engine lacks them) and date arithmetic with $subtract (the engines disagree on its type).
+Cost, for a range of D days: at most D + 46 figure buckets (each a fixed handful of small
+counts per source), the 24 trend buckets, and, for a bounded range or a source, the
+at-risk entries of the same buckets (one per customer and source with a high-urgency or
+negative ticket in the bucket). It grows with the days in range, and for that at-risk
+figure with the flagged customers per day; never with the tenant's tickets as such.
+
+Operators, each implemented by MongoDB and by the embedded engine (keep to this list):
+  stages       $match, $unwind (path string), $group, $facet, $project, $sort, $limit
+  accumulators $sum, $push (after a $sort, for a defined order)
+  expressions  $add, $slice ([array, n]), $filter (input, as, cond), $in, $and, $eq
+  query        $in, $gte
 """
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from ..clock import Clock, isoformat_z, utc
-from ..storage import Database
 from ..domain import Sentiment, TicketStatus, Urgency, is_tenant_id
-from ..tickets.repository import TicketRepository
+from ..errors import NotFound
+from ..storage import Database
+from .buckets import aggregate_buckets, at_risk_customers, bucket_read, source_stages
+from .rollups import ALL_TIME, DAY, HOUR, bucket_id, day_start
 
 STATUSES = TicketStatus.values()
 URGENCIES = Urgency.values()
@@ -43,32 +45,23 @@ SOURCES = ("email", "chat", "web", "phone")
 MISSING = "unknown"
 TREND_HOURS = 24
 TOP_KEYWORDS = 10
-TOP_AT_RISK = 10
-AT_RISK_MIN_TICKETS = 2
-# Per at-risk customer, the newest flagged tickets listed; the counts cover all of them.
-AT_RISK_MAX_TICKET_IDS = 20
 # Part of every ETag: bump it when the response's shape or meaning changes, so clients do
 # not revalidate an old representation against a new server.
-STATS_FORMAT = "stats-1"
-
-_HIGH = {"$cond": [{"$eq": ["$urgency", "high"]}, 1, 0]}
-_NEGATIVE = {"$cond": [{"$eq": ["$sentiment", "negative"]}, 1, 0]}
-# A ticket that puts its customer at risk.
-_FLAGGED = {"$or": [{"urgency": "high"}, {"sentiment": "negative"}]}
-# Only what the facets read, so each stage carries small documents.
-_FACET_FIELDS = ("external_id", "customer_id", "created_at", "status", "urgency", "sentiment",
-                 "source", "requires_action", "keywords")
+STATS_FORMAT = "stats-2"
+_HOUR = timedelta(hours=1)
+_DAY = timedelta(days=1)
 
 
 @dataclass(frozen=True)
 class StatsQuery:
-    """What a stats request asks for: a tenant and an optional inclusive ``created_at``
-    range (aware datetimes). Raises ValueError for an invalid tenant id, a naive bound or
-    ``created_from`` later than ``created_to``."""
+    """What a stats request asks for: a tenant, an optional inclusive ``created_at`` range
+    (aware datetimes) and an optional source. Raises ValueError for an invalid tenant id, a
+    naive bound, ``created_from`` later than ``created_to`` or a source that is not a string."""
 
     tenant_id: str
     created_from: datetime | None = None
     created_to: datetime | None = None
+    source: str | None = None
 
     def __post_init__(self) -> None:
         if not is_tenant_id(self.tenant_id):
@@ -79,33 +72,75 @@ class StatsQuery:
                 raise ValueError(f"{name} must be a timezone-aware datetime, got {value!r}")
         if self.created_from and self.created_to and self.created_from > self.created_to:
             raise ValueError("created_from must not be later than created_to")
+        if self.source is not None and not isinstance(self.source, str):
+            raise ValueError(f"source must be a string, got {self.source!r}")
 
-    def created_range(self) -> dict[str, Any]:
-        """The ``created_at`` criteria of the range, or {} for all time."""
-        bounds: dict[str, Any] = {}
-        if self.created_from is not None:
-            bounds["$gte"] = self.created_from
-        if self.created_to is not None:
-            bounds["$lte"] = self.created_to
-        return {"created_at": bounds} if bounds else {}
+    def rounded(self) -> tuple[datetime | None, datetime | None]:
+        """The range actually used: ``[from, to)`` with both edges moved outward to whole
+        UTC hours (None: unbounded)."""
+        start = hour_start(self.created_from) if self.created_from is not None else None
+        end = hour_start(self.created_to) + _HOUR if self.created_to is not None else None
+        return start, end
+
+
+@dataclass(frozen=True)
+class RangePlan:
+    """The buckets that make up a rounded range: whole days, and hours for partial days."""
+
+    days: tuple[datetime, ...] = ()
+    hours: tuple[datetime, ...] = ()
+
+    def ids(self, tenant_id: str) -> list[str]:
+        return ([bucket_id(tenant_id, DAY, d) for d in self.days]
+                + [bucket_id(tenant_id, HOUR, h) for h in self.hours])
+
+
+def plan_range(start: datetime | None, end: datetime | None, first_day: date | None,
+               last_day: date | None) -> RangePlan:
+    """Cover ``[start, end)`` (hour-aligned, None: unbounded) with buckets, clamped to the
+    tenant's days with data (``first_day``..``last_day``; None: no data)."""
+    if first_day is None or last_day is None:
+        return RangePlan()
+    lower, upper = day_start(first_day), day_start(last_day) + _DAY
+    if start is not None:
+        lower = max(lower, start)
+    if end is not None:
+        upper = min(upper, end)
+    days, hours = [], []
+    cursor = lower
+    while cursor < upper:
+        if cursor.hour == 0 and cursor + _DAY <= upper:
+            days.append(cursor)
+            cursor += _DAY
+        else:
+            hours.append(cursor)
+            cursor += _HOUR
+    return RangePlan(tuple(days), tuple(hours))
 
 
 @dataclass(frozen=True)
 class StatsSnapshot:
-    """A query pinned to the tenant's data version and the current hour: everything a stats
+    """A query pinned to the tenant's rollup state and the current hour: everything a stats
     answer depends on, hence what its ETag is made of."""
 
     query: StatsQuery
-    data_version: int
+    version: int
     hour: datetime
+    as_of_run: dict | None = None
+    first_day: date | None = None
+    last_day: date | None = None
+    plan: RangePlan = field(default_factory=RangePlan)
 
     @property
     def etag(self) -> str:
         """An opaque validator: equal for two snapshots exactly when their answers can only
-        differ in ``generated_at``."""
+        differ in ``generated_at``. It moves when a run ends (its rollup refresh), when a
+        rebuild runs, and when the hour turns; not while a run writes pages."""
         q = self.query
-        key = "|".join((STATS_FORMAT, q.tenant_id, str(self.data_version), isoformat_z(self.hour),
-                        _instant(q.created_from), _instant(q.created_to)))
+        start, end = q.rounded()
+        run = (self.as_of_run or {}).get("job_id") or "-"
+        key = "|".join((STATS_FORMAT, q.tenant_id, str(self.version), run, isoformat_z(self.hour),
+                        _instant(start), _instant(end), q.source if q.source is not None else "*"))
         return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
@@ -115,53 +150,84 @@ class TenantStats:
         self.clock = clock
 
     def snapshot(self, query: StatsQuery) -> StatsSnapshot:
-        """Pin the query to the tenant's data version (0 for an unknown tenant) and the
-        current hour; one small read, no pipeline. Take it BEFORE computing: ingestion
-        writes tickets first and bumps the version after, so an answer computed after the
-        read is never older than the version it is tagged with."""
-        doc = self.db.tenants.find_one({"_id": query.tenant_id}, {"data_version": 1})
-        version = int((doc or {}).get("data_version") or 0)
-        return StatsSnapshot(query, version, hour_start(self.clock.now()))
+        """Pin the query to the tenant's rollup state and the current hour: one small read,
+        no pipeline. Raises NotFound for a tenant with no ingestion run and no tickets."""
+        doc = self.db.tenants.find_one({"_id": query.tenant_id}, {"rollups": 1})
+        if doc is None and self.db.tickets.find_one({"tenant_id": query.tenant_id}, {"_id": 1}) is None:
+            raise NotFound(f"unknown tenant {query.tenant_id}")
+        state = (doc or {}).get("rollups") or {}
+        first_day, last_day = _day(state.get("first_day")), _day(state.get("last_day"))
+        return StatsSnapshot(query, int(state.get("version") or 0), hour_start(self.clock.now()),
+                             _run(state.get("as_of_run")), first_day, last_day,
+                             plan_range(*query.rounded(), first_day, last_day))
 
     def compute(self, snapshot: StatsSnapshot) -> dict[str, Any]:
-        """The tenant's stats for the snapshot's range (the hourly trend covers the 24 hours
-        ending with the snapshot's hour, whatever the range). Times are aware datetimes; an
-        unknown tenant gets zeros."""
+        """The tenant's stats for the snapshot's range and source (the hourly trend covers
+        the 24 hours ending with the snapshot's hour, whatever the range). Times are aware
+        datetimes."""
         query = snapshot.query
-        repo = TicketRepository(self.db, query.tenant_id)
-        facets = next(iter(repo.aggregate(range_pipeline(repo, query))), None) or {}
-        at_risk = facets.get("at_risk_customers", [])
-        ticket_ids: dict[str, list[str]] = {}
-        if at_risk:
-            ids_pipeline = at_risk_ticket_ids_pipeline(repo, query, [row["_id"] for row in at_risk])
-            ticket_ids = {row["_id"]: list(row["ticket_ids"]) for row in repo.aggregate(ids_pipeline)}
-        trend_rows = repo.aggregate(trend_pipeline(repo, snapshot.hour))
+        tenant = query.tenant_id
+        range_ids = snapshot.plan.ids(tenant)
+        first_trend_hour = snapshot.hour - _HOUR * (TREND_HOURS - 1)
+        trend_ids = [bucket_id(tenant, HOUR, first_trend_hour + _HOUR * i) for i in range(TREND_HOURS)]
+        facets = next(iter(self._aggregate(self.db.stats_rollups,
+                                           figures_pipeline(tenant, range_ids, query.source))), {})
+        trend = self._aggregate(self.db.stats_rollups, trend_pipeline(tenant, trend_ids, query.source))
+        at_risk = self._ranked_all_time(query) if query.rounded() == (None, None) else None
+        if at_risk is None:
+            at_risk = at_risk_customers(self.db, tenant, range_ids, query.source)
 
-        totals = (facets.get("totals") or [{}])[0]
-        total = int(totals.get("total", 0))
-        by_urgency = _zero_filled(URGENCIES, facets.get("by_urgency", []))
-        by_sentiment = _zero_filled(SENTIMENTS, facets.get("by_sentiment", []))
+        start, end = query.rounded()
         return {
-            "tenant_id": query.tenant_id,
-            "total_tickets": total,
-            "by_status": _zero_filled(STATUSES, facets.get("by_status", [])),
-            "by_urgency": by_urgency,
-            "by_sentiment": by_sentiment,
-            "by_source": _zero_filled(SOURCES, facets.get("by_source", [])),
-            "urgency_high_ratio": _ratio(by_urgency["high"], total),
-            "negative_sentiment_ratio": _ratio(by_sentiment["negative"], total),
-            "requires_action_count": int(totals.get("requires_action", 0)),
-            "hourly_trend": _hourly_trend(snapshot.hour, trend_rows),
-            "top_keywords": [{"keyword": row["_id"], "count": int(row["count"])}
-                             for row in facets.get("top_keywords", [])],
-            "at_risk_customers": [{
-                "customer_id": row["_id"],
-                "high_urgency_count": int(row["high_urgency_count"]),
-                "negative_count": int(row["negative_count"]),
-                "ticket_ids": ticket_ids.get(row["_id"], []),
-            } for row in at_risk],
+            "tenant_id": tenant,
+            "source": query.source,
+            "range": {"from": start, "to": end},
+            **figures_from_rows(facets),
+            "hourly_trend": _hourly_trend(first_trend_hour, trend),
+            "at_risk_customers": at_risk,
+            "as_of_run": snapshot.as_of_run,
             "generated_at": self.clock.now(),
         }
+
+    def _ranked_all_time(self, query: StatsQuery) -> list[dict] | None:
+        """The all-time at-risk ranking stored by the last refresh, or None if it has none
+        for this source (a source never seen: the buckets answer, with nothing)."""
+        doc = self.db.stats_customer_rollups.find_one(
+            {"_id": bucket_id(query.tenant_id, ALL_TIME), "tenant_id": query.tenant_id}, {"rankings": 1})
+        for ranking in (doc or {}).get("rankings") or []:
+            if ranking.get("source") == query.source:
+                return ranking["customers"]
+        return None
+
+    def _aggregate(self, collection: Any, pipeline: list[dict]) -> list[dict]:
+        return aggregate_buckets(collection, pipeline)
+
+
+def figures_from_rows(facets: dict) -> dict[str, Any]:
+    """The range's figures (all but the trend and the at-risk customers), in answer order,
+    from the grouped rows of ``figures_pipeline``: zero-filled, with the ratios."""
+    totals = (facets.get("totals") or [{}])[0]
+    total = int(totals.get("total", 0))
+    by_urgency = _zero_filled(URGENCIES, facets.get("by_urgency", []))
+    by_sentiment = _zero_filled(SENTIMENTS, facets.get("by_sentiment", []))
+    open_by_urgency = _zero_filled(URGENCIES, facets.get("open_by_urgency", []))
+    return {
+        "total_tickets": total,
+        "by_status": _zero_filled(STATUSES, facets.get("by_status", [])),
+        "by_urgency": by_urgency,
+        "by_sentiment": by_sentiment,
+        "by_source": _zero_filled(SOURCES, facets.get("by_source", [])),
+        "urgency_high_ratio": _ratio(by_urgency["high"], total),
+        "negative_sentiment_ratio": _ratio(by_sentiment["negative"], total),
+        "requires_action_count": int(totals.get("requires_action", 0)),
+        "open": {
+            "total": int(totals.get("open_total", 0)),
+            "by_urgency": open_by_urgency,
+            "high_urgency_count": open_by_urgency["high"],
+            "requires_action_count": int(totals.get("open_requires_action", 0)),
+        },
+        "top_keywords": [{"keyword": row["_id"], "count": int(row["count"])} for row in facets.get("top_keywords", [])],
+    }
 
 
 def hour_start(moment: datetime) -> datetime:
@@ -169,90 +235,43 @@ def hour_start(moment: datetime) -> datetime:
     return utc(moment).replace(minute=0, second=0, microsecond=0)
 
 
-def range_pipeline(repo: TicketRepository, query: StatsQuery) -> list[dict]:
-    """Every figure of the range but the at-risk customers' ticket ids, in one pass over
-    the tenant's live tickets in range.
+def figures_pipeline(tenant_id: str, range_ids: list[str], source: str | None) -> list[dict]:
+    """Every figure but the trend and the at-risk customers, over the range's buckets (at
+    most D + 46 small documents)."""
+    def count_by(name: str) -> list[dict]:
+        return [{"$unwind": f"$sources.{name}"},
+                {"$group": {"_id": f"$sources.{name}.k", "count": {"$sum": f"$sources.{name}.n"}}}]
 
-    at_risk_customers: customers with at least AT_RISK_MIN_TICKETS flagged tickets (high
-    urgency or negative sentiment; a ticket that is both counts once here). Worst first:
-    high_urgency_count + negative_count descending (so a ticket that is both weighs
-    twice), then high_urgency_count descending (urgency outranks tone), then customer_id
-    ascending.
-    top_keywords: each keyword counted once per ticket, count descending, then keyword
-    ascending.
-    """
     return [
-        {"$match": repo.live(query.created_range())},
-        {"$project": {"_id": 0, **{name: 1 for name in _FACET_FIELDS}}},
+        *bucket_read(tenant_id, range_ids, "sources"),
+        {"$unwind": "$sources"},
+        *source_stages(source, "sources.source"),
         {"$facet": {
             "totals": [{"$group": {
                 "_id": None,
-                "total": {"$sum": 1},
-                "requires_action": {"$sum": {"$cond": [{"$eq": ["$requires_action", True]}, 1, 0]}},
+                "total": {"$sum": "$sources.total"},
+                "requires_action": {"$sum": "$sources.requires_action"},
+                "open_total": {"$sum": "$sources.open_total"},
+                "open_requires_action": {"$sum": "$sources.open_requires_action"},
             }}],
-            "by_status": _count_by("status"),
-            "by_urgency": _count_by("urgency"),
-            "by_sentiment": _count_by("sentiment"),
-            "by_source": _count_by("source"),
-            "top_keywords": [
-                # A set per ticket: a keyword listed twice on one ticket counts once.
-                {"$project": {"keyword": {"$setUnion": [{"$ifNull": ["$keywords", []]}, []]}}},
-                {"$unwind": "$keyword"},
-                {"$group": {"_id": "$keyword", "count": {"$sum": 1}}},
-                {"$sort": {"count": -1, "_id": 1}},
-                {"$limit": TOP_KEYWORDS},
-            ],
-            # Ranks customers only; their ticket ids are a second, small read (see
-            # at_risk_ticket_ids_pipeline) instead of pushing every flagged id of every
-            # customer through this stage.
-            "at_risk_customers": [
-                {"$match": {**_FLAGGED, "customer_id": {"$ne": None}}},
-                {"$group": {
-                    "_id": "$customer_id",
-                    "flagged": {"$sum": 1},
-                    "high_urgency_count": {"$sum": _HIGH},
-                    "negative_count": {"$sum": _NEGATIVE},
-                }},
-                {"$match": {"flagged": {"$gte": AT_RISK_MIN_TICKETS}}},
-                {"$project": {
-                    "high_urgency_count": 1,
-                    "negative_count": 1,
-                    "risk": {"$add": ["$high_urgency_count", "$negative_count"]},
-                }},
-                {"$sort": {"risk": -1, "high_urgency_count": -1, "_id": 1}},
-                {"$limit": TOP_AT_RISK},
-            ],
+            "by_status": count_by("status"),
+            "by_urgency": count_by("urgency"),
+            "by_sentiment": count_by("sentiment"),
+            "open_by_urgency": count_by("open_urgency"),
+            "by_source": [{"$group": {"_id": "$sources.source", "count": {"$sum": "$sources.total"}}}],
+            "top_keywords": [*count_by("keywords"), {"$sort": {"count": -1, "_id": 1}}, {"$limit": TOP_KEYWORDS}],
         }},
     ]
 
 
-def at_risk_ticket_ids_pipeline(repo: TicketRepository, query: StatsQuery, customer_ids: list[str]) -> list[dict]:
-    """The flagged tickets in range of the given customers, as ``{_id: customer_id,
-    ticket_ids}``: newest first (created_at descending, then id ascending), at most
-    AT_RISK_MAX_TICKET_IDS per customer."""
+def trend_pipeline(tenant_id: str, trend_ids: list[str], source: str | None) -> list[dict]:
+    """Tickets per hour bucket over the 24 hour buckets of the trend."""
     return [
-        {"$match": repo.live({**query.created_range(), "customer_id": {"$in": list(customer_ids)}, **_FLAGGED})},
-        # $push keeps input order, so this sort is the order of the lists.
-        {"$sort": {"created_at": -1, "external_id": 1}},
-        {"$group": {"_id": "$customer_id", "ticket_ids": {"$push": "$external_id"}}},
-        {"$project": {"ticket_ids": {"$slice": ["$ticket_ids", AT_RISK_MAX_TICKET_IDS]}}},
+        *bucket_read(tenant_id, trend_ids, "start", "sources"),
+        {"$unwind": "$sources"},
+        *source_stages(source, "sources.source"),
+        {"$group": {"_id": "$start", "count": {"$sum": "$sources.total"}}},
     ]
-
-
-def trend_pipeline(repo: TicketRepository, hour: datetime) -> list[dict]:
-    """Live tickets per hour over the TREND_HOURS hours ending with ``hour`` (inclusive),
-    keyed by hour of day: within a window of exactly 24 aligned hours, the hour of day
-    names each hour uniquely, which spares date arithmetic the engines disagree on."""
-    window = {"created_at": {"$gte": hour - timedelta(hours=TREND_HOURS - 1), "$lt": hour + timedelta(hours=1)}}
-    return [
-        {"$match": repo.live(window)},
-        {"$project": {"_id": 0, "created_at": 1}},
-        {"$group": {"_id": {"$hour": "$created_at"}, "count": {"$sum": 1}}},
-    ]
-
-
-def _count_by(field: str) -> list[dict]:
-    return [{"$group": {"_id": f"${field}", "count": {"$sum": 1}}}]
 
 
 def _zero_filled(known: tuple[str, ...], rows: list[dict]) -> dict[str, int]:
@@ -264,7 +283,7 @@ def _zero_filled(known: tuple[str, ...], rows: list[dict]) -> dict[str, int]:
         key = MISSING if row["_id"] is None else str(row["_id"])
         target = counts if key in counts else extra
         target[key] = target.get(key, 0) + int(row["count"])
-    counts.update(sorted(extra.items()))
+    counts.update(sorted((k, v) for k, v in extra.items() if v))
     return counts
 
 
@@ -272,13 +291,22 @@ def _ratio(part: int, total: int) -> float:
     return round(part / total, 4) if total else 0.0
 
 
-def _hourly_trend(hour: datetime, rows: list[dict]) -> list[dict]:
-    by_hour_of_day = {int(row["_id"]): int(row["count"]) for row in rows if row["_id"] is not None}
-    first = hour - timedelta(hours=TREND_HOURS - 1)
-    buckets = (first + timedelta(hours=i) for i in range(TREND_HOURS))
-    return [{"hour": b, "count": by_hour_of_day.get(b.hour, 0)} for b in buckets]
+def _hourly_trend(first: datetime, rows: list[dict]) -> list[dict]:
+    counts = {utc(row["_id"]): int(row["count"]) for row in rows if row["_id"] is not None}
+    buckets = (first + _HOUR * i for i in range(TREND_HOURS))
+    return [{"hour": b, "count": counts.get(b, 0)} for b in buckets]
+
+
+def _day(text: Any) -> date | None:
+    return date.fromisoformat(text) if isinstance(text, str) else None
+
+
+def _run(run: Any) -> dict | None:
+    if not isinstance(run, dict) or not run.get("job_id"):
+        return None
+    ended = run.get("ended_at")
+    return {"job_id": run["job_id"], "ended_at": utc(ended) if isinstance(ended, datetime) else None}
 
 
 def _instant(value: datetime | None) -> str:
-    # Millisecond precision: what BSON stores, so bounds equal in storage share a tag.
-    return utc(value).isoformat(timespec="milliseconds") if value is not None else "-"
+    return isoformat_z(value) if value is not None else "-"

@@ -1,8 +1,9 @@
 """Tenant analytics endpoint: ``GET /tenants/{tenant_id}/stats``.
 
-Dashboards poll it, so it is a conditional GET: the ETag names the tenant's data version,
-the current hour and the range, and a matching ``If-None-Match`` gets a 304 after one
-small read, without running a pipeline.
+Dashboards poll it, so it is a conditional GET: the ETag names the tenant's rollup state
+(which moves when an ingestion run ends, not while it writes pages), the current hour, the
+range and the source, and a matching ``If-None-Match`` gets a 304 after one small read,
+without running a pipeline.
 """
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ from werkzeug.http import quote_etag
 
 from .context import get_runtime
 from ..analytics import StatsQuery
-from ..tenants import TenantDirectory
-from ..analytics.stats import AT_RISK_MAX_TICKET_IDS, SENTIMENTS, SOURCES, STATUSES, URGENCIES
+from ..analytics.buckets import AT_RISK_MAX_TICKET_IDS
+from ..analytics.stats import SENTIMENTS, SOURCES, STATUSES, URGENCIES
 from .schemas import Timestamp, check_range, created_bounds, tenant_id_field
+from .tickets import SAFE_TOKEN
 
 blp = Blueprint("stats", __name__, url_prefix="/tenants", description="Tenant analytics")
 
@@ -34,6 +36,9 @@ class StatsPathSchema(Schema):
 
 class StatsQuerySchema(Schema):
     from_date, to_date = created_bounds()
+    source = fields.String(validate=SAFE_TOKEN, metadata={
+        "description": "Only tickets from this channel (e.g. email, chat, web, phone): narrows every figure",
+        "example": "email"})
 
     @validates_schema
     def from_not_after_to(self, data, **kwargs):
@@ -65,6 +70,26 @@ def _breakdown(known: tuple[str, ...]) -> fields.Dict:
                        "then any other value found"})
 
 
+class RangeSchema(Schema):
+    from_ = Timestamp(required=True, allow_none=True, data_key="from", attribute="from", metadata={
+        "description": "Start of the range used (inclusive): from_date rounded down to the hour; null: unbounded"})
+    to = Timestamp(required=True, allow_none=True, metadata={
+        "description": "End of the range used (exclusive): to_date rounded up to the next hour; null: unbounded"})
+
+
+class OpenBacklogSchema(Schema):
+    total = fields.Integer(required=True, metadata={
+        "description": "Live tickets in range whose status is neither resolved nor closed"})
+    by_urgency = _breakdown(URGENCIES)
+    high_urgency_count = fields.Integer(required=True)
+    requires_action_count = fields.Integer(required=True)
+
+
+class RunSchema(Schema):
+    job_id = fields.String(required=True)
+    ended_at = Timestamp(required=True, allow_none=True)
+
+
 class TenantStatsSchema(Schema):
     tenant_id = fields.String(required=True)
     total_tickets = fields.Integer(required=True, metadata={"description": "Live tickets created in range"})
@@ -85,11 +110,19 @@ class TenantStatsSchema(Schema):
         "description": "Customers with 2 or more high-urgency or negative tickets in range, top 10, "
                        "worst first: by high_urgency_count + negative_count descending, then "
                        "high_urgency_count descending, then customer_id ascending"})
+    open = fields.Nested(OpenBacklogSchema, required=True, metadata={
+        "description": "The backlog in range: tickets not resolved or closed"})
+    as_of_run = fields.Nested(RunSchema, required=True, allow_none=True, metadata={
+        "description": "The tenant's last complete ingestion run these figures include; null before one"})
+    source = fields.String(required=True, allow_none=True, metadata={
+        "description": "The source every figure is narrowed to; null: every source"})
+    range = fields.Nested(RangeSchema, required=True, metadata={
+        "description": "The created_at range the figures cover, its edges rounded outward to whole UTC hours"})
     generated_at = Timestamp(required=True)
 
 
 _HEADERS = {
-    "ETag": {"description": "Validator for If-None-Match: the tenant's data version, the hour and the range",
+    "ETag": {"description": "Validator for If-None-Match: moves when an ingestion run ends or the hour turns",
              "schema": {"type": "string"}},
     "Cache-Control": {"description": CACHE_CONTROL, "schema": {"type": "string"}},
 }
@@ -103,14 +136,11 @@ class TenantStatsView(MethodView):
     @blp.arguments(StatsQuerySchema, location="query", unknown=RAISE)
     @blp.response(200, TenantStatsSchema, headers=_HEADERS)
     @blp.alt_response(304, description="Unchanged since the ETag in If-None-Match", headers=_HEADERS)
-    @blp.alt_response(404, description="No ingestion run has ever started for this tenant")
     def get(self, args, tenant_id):
-        """A tenant's ticket analytics, over an optional created_at range (inclusive)."""
-        runtime = get_runtime()
-        # An unknown tenant (a typo) is a 404, not a page of zeros that looks healthy.
-        TenantDirectory(runtime.db, runtime.settings).require(tenant_id)
+        """A tenant's ticket analytics, over an optional created_at range (inclusive, rounded
+        outward to whole hours) and source. 404 for a tenant with no run and no tickets."""
         stats = _service()
-        snapshot = stats.snapshot(StatsQuery(tenant_id, args.get("from_date"), args.get("to_date")))
+        snapshot = stats.snapshot(StatsQuery(tenant_id, args.get("from_date"), args.get("to_date"), args.get("source")))
         headers = {"ETag": quote_etag(snapshot.etag, weak=True), "Cache-Control": CACHE_CONTROL}
         if request.if_none_match.contains_weak(snapshot.etag):
             return current_app.response_class(status=304, headers=headers)

@@ -4,7 +4,7 @@
 ``ingest`` talks to a running service over HTTP (so the run takes the same tenant lock
 and shows up in the same audit trail, whichever engine the service uses); ``keys``
 manages API keys through the service (``--url``) or directly in its MongoDB; ``db`` runs
-storage steps (``db migrate``) directly in the configured database.
+storage steps (``db migrate``, ``db rebuild-rollups``) directly in the configured database.
 """
 from __future__ import annotations
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable
 
+from ..analytics.rollups import Rollups
 from ..classification import Classifier
 from ..clock import isoformat_z, utc
 from ..storage import Database
@@ -62,6 +63,7 @@ class TicketSync:
         self.classifier = classifier
         self.outbox = outbox
         self.now = now
+        self.rollups = Rollups(db)
 
     def apply_page(self, raw_tickets: list[Any], job_id: str, counts: SyncCounts) -> bool:
         """Store one page; adds to ``counts``; returns True if any ticket changed."""
@@ -83,7 +85,7 @@ class TicketSync:
 
         now = self.now()
         stored = self.repo.stored_versions(incoming.keys())
-        ticket_ops, history, alerts, seen_only = [], [], [], []
+        ticket_ops, history, alerts, seen_only, touched = [], [], [], [], []
         changed = False
         for external_id, ticket in incoming.items():
             outcome = self._plan(ticket, stored.get(external_id), job_id, now)
@@ -94,6 +96,7 @@ class TicketSync:
             action, set_fields, unset_fields, entries, alert = outcome
             setattr(counts, action, getattr(counts, action) + 1)
             changed = changed or action != "unchanged"
+            touched += [ticket["created_at"], (stored.get(external_id) or {}).get("created_at")]
             ticket_ops.append(self.repo.upsert_op(external_id, set_fields, unset_fields))
             history.extend(entries)
             if alert is not None:
@@ -103,6 +106,7 @@ class TicketSync:
             ticket_ops.append(self.repo.mark_seen_op(seen_only, now, job_id))
         counts.notifications_queued += self.outbox.enqueue(alerts, now)
         self.repo.record_history(history)
+        self.rollups.mark_dirty(self.tenant_id, touched)
         self.repo.write_tickets(ticket_ops)
         return changed
 
@@ -188,6 +192,7 @@ class TicketSync:
             "reason": reason,
             "job_id": job_id, "recorded_at": now,
         } for i in ids])
+        self.rollups.mark_dirty(self.tenant_id, [live[i]["created_at"] for i in ids])
         deleted = self.repo.soft_delete(ids, now)
         self.outbox.withdraw_for_deleted_tickets(self.tenant_id, deleted, now)
         return deleted

@@ -103,7 +103,7 @@ class NotificationOutbox:
         """Insert the alerts not already queued (one bulk upsert); returns how many are new."""
         ops = [
             UpdateOne(
-                {"dedupe_key": alert.dedupe_key},
+                {"tenant_id": alert.tenant_id, "dedupe_key": alert.dedupe_key},  # the shard key first
                 {"$setOnInsert": {
                     "dedupe_key": alert.dedupe_key,
                     "tenant_id": alert.tenant_id,
@@ -181,7 +181,8 @@ class NotificationOutbox:
         return None if ticket is None or ticket.get("deleted_at") is None else utc(ticket["deleted_at"])
 
     def _settle(self, claim: Claim, fields: dict[str, Any]) -> bool:
-        return self.claims.settle({"_id": claim.id, "status": PENDING}, claim.token, fields)
+        return self.claims.settle({"tenant_id": claim.alert.tenant_id, "dedupe_key": claim.alert.dedupe_key,
+                                   "_id": claim.id, "status": PENDING}, claim.token, fields)
 
     def _due(self, now: datetime) -> dict[str, Any]:
         """Pending, due, and not leased to a live sender."""

@@ -8,7 +8,11 @@
  *   tab only). Without one the page still tries: a service with AUTH_MODE=off answers.
  * - The stats are fetched once per load, through the browser's HTTP cache: the endpoint's
  *   ETag and "Cache-Control: private, no-cache" make every refresh a conditional GET that
- *   answers 304, without running a pipeline, while the data is unchanged.
+ *   answers 304, without running a pipeline, until an ingestion run ends or the hour turns.
+ * - The range (24h, 7d, 30d, all) and the source are chosen on the page and kept in the
+ *   address (?range=7d&source=email), so a link or a reload shows the same view. The
+ *   open backlog comes first; the header says which run the figures are as of, and
+ *   whether a sync is running now.
  * - Data from the API is only ever written with textContent or as attributes: never parsed
  *   as HTML.
  * - Every figure carries data-field (and data-key / data-value for list items), so tests
@@ -27,6 +31,9 @@
   var refreshTimer = null;
 
   var CHIPS_SHOWN = 6; // ticket links shown per at-risk customer before "+N more"
+  var RANGE_HOURS = { "24h": 24, "7d": 7 * 24, "30d": 30 * 24, "all": null };
+  var SOURCES = ["", "email", "chat", "web", "phone"];
+  var view = readView();
   var ORDERS = {
     status: ["open", "pending", "resolved", "closed"],
     urgency: ["high", "medium", "low"],
@@ -56,6 +63,33 @@
     }
   }
 
+  // -- the view (range and source) ------------------------------------------------------
+  function readView() {
+    var params = new URLSearchParams(window.location.search);
+    var range = params.get("range"), source = params.get("source") || "";
+    return { range: RANGE_HOURS.hasOwnProperty(range) ? range : "all",
+             source: SOURCES.indexOf(source) >= 0 ? source : "" };
+  }
+
+  function writeView() {
+    var params = new URLSearchParams();
+    if (view.range !== "all") { params.set("range", view.range); }
+    if (view.source) { params.set("source", view.source); }
+    var search = params.toString();
+    window.history.replaceState(null, "", window.location.pathname + (search ? "?" + search : ""));
+  }
+
+  function statsPath() {
+    var params = new URLSearchParams();
+    var hours = RANGE_HOURS[view.range];
+    // The service rounds the edge down to the hour, so every load within an hour asks for
+    // the same range (and gets the same ETag, hence a 304).
+    if (hours) { params.set("from_date", new Date(Date.now() - hours * 3600 * 1000).toISOString()); }
+    if (view.source) { params.set("source", view.source); }
+    var query = params.toString();
+    return "/tenants/" + enc(tenant) + "/stats" + (query ? "?" + query : "");
+  }
+
   // -- the API ------------------------------------------------------------------------
   function ApiError(status, message) {
     this.status = status;
@@ -82,12 +116,13 @@
   function load() {
     window.clearTimeout(refreshTimer);
     return Promise.all([
-      api("/tenants/" + enc(tenant) + "/stats"),
+      api(statsPath()),
       api("/ingest/logs?" + tenantQuery("page_size=8")),
       api("/notifications?" + tenantQuery("status=pending&page_size=1")),
-      api("/notifications?" + tenantQuery("status=dead&page_size=1"))
+      api("/notifications?" + tenantQuery("status=dead&page_size=1")),
+      api("/ingest/status?" + tenantQuery())
     ]).then(function (results) {
-      render(results[0], results[1].logs, { pending: results[2].total, dead: results[3].total });
+      render(results[0], results[1].logs, { pending: results[2].total, dead: results[3].total }, results[4]);
       hide("notice");
       hide("key-form");
       document.body.dataset.state = "ready";
@@ -115,8 +150,19 @@
   }
 
   // -- rendering ----------------------------------------------------------------------
-  function render(stats, runs, alerts) {
+  function render(stats, runs, alerts, status) {
     setFigure("generated_at", stats.generated_at, formatTime(stats.generated_at));
+    var run = stats.as_of_run;
+    setFigure("as_of_run", run ? run.job_id : "",
+              run ? "as of the run that ended " + formatEnded(run.ended_at, stats.generated_at) + " UTC"
+                  : "no complete ingestion run yet");
+    setFigure("sync_running", String(Boolean(status.running)), status.running ? "a sync is running now" : "no sync running");
+    setFigure("range.from", stats.range.from || "", stats.range.from ? formatTime(stats.range.from) : "the first ticket");
+    setFigure("range.to", stats.range.to || "", stats.range.to ? formatTime(stats.range.to) : "now");
+    setFigure("open.total", stats.open.total, formatCount(stats.open.total));
+    setFigure("open.high_urgency_count", stats.open.high_urgency_count, formatCount(stats.open.high_urgency_count));
+    setFigure("open.requires_action_count", stats.open.requires_action_count,
+              formatCount(stats.open.requires_action_count));
     setFigure("total_tickets", stats.total_tickets, formatCount(stats.total_tickets));
     setFigure("urgency_high_ratio", stats.urgency_high_ratio, formatRatio(stats.urgency_high_ratio));
     setFigure("negative_sentiment_ratio", stats.negative_sentiment_ratio, formatRatio(stats.negative_sentiment_ratio));
@@ -344,6 +390,10 @@
   // "2026-03-01T14:05:09Z" -> "2026-03-01 14:05"
   function formatTime(iso) { return iso ? String(iso).slice(0, 16).replace("T", " ") : "–"; }
   function formatHour(iso) { return String(iso).slice(11, 16); }
+  // "12:04" on the day of ``today`` (an ISO time), else "2026-03-01 12:04".
+  function formatEnded(iso, today) {
+    return String(iso).slice(0, 10) === String(today).slice(0, 10) ? formatHour(iso) : formatTime(iso);
+  }
   function truncate(text, n) { text = String(text); return text.length > n ? text.slice(0, n - 1) + "…" : text; }
 
   function formatDuration(seconds) {
@@ -375,6 +425,14 @@
     askForKey(null);
   });
   document.getElementById("ticket-close").addEventListener("click", function () { hide("ticket-panel"); });
+  document.getElementById("range").value = view.range;
+  document.getElementById("source").value = view.source;
+  document.getElementById("filters").addEventListener("change", function () {
+    view = { range: document.getElementById("range").value, source: document.getElementById("source").value };
+    writeView();
+    load();
+  });
+  document.getElementById("filters").addEventListener("submit", function (event) { event.preventDefault(); });
 
   takeKeyFromFragment();
   load();

@@ -120,6 +120,14 @@ class Database:
         return self.collection("rate_limits")
 
     @property
+    def stats_rollups(self) -> Any:
+        return self.collection("stats_rollups")
+
+    @property
+    def stats_customer_rollups(self) -> Any:
+        return self.collection("stats_customer_rollups")
+
+    @property
     def tenants(self) -> Any:
         return self.collection("tenants")
 

@@ -74,11 +74,9 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("status", ASCENDING), ("heartbeat_at", ASCENDING)], name="status_heartbeat"),
     ],
     "notifications": [
-        # One alert per dedupe key, under its tenant (the shard key's shape). "dedupe_key" (the
-        # key alone) stays until the outbox's upsert filters on tenant_id too: it serves that
-        # upsert today, and must then be retired before the collection can be sharded.
+        # One alert per dedupe key, under its tenant (the shard key's shape): the outbox's
+        # upsert and settle filter on {tenant_id, dedupe_key}.
         IndexModel([("tenant_id", ASCENDING), ("dedupe_key", ASCENDING)], unique=True, name="tenant_dedupe_key"),
-        IndexModel([("dedupe_key", ASCENDING)], unique=True, name="dedupe_key"),
         IndexModel([("status", ASCENDING), ("next_attempt_at", ASCENDING)], name="status_due"),
         # The oldest pending alert (/health, /metrics), oldest first with _id breaking ties.
         IndexModel([("status", ASCENDING), ("created_at", ASCENDING), ("_id", ASCENDING)], name="status_created_v2"),
@@ -103,6 +101,16 @@ INDEXES: dict[str, list[IndexModel]] = {
         # GET /admin/api-keys: newest first, key_id breaking ties for stable pages.
         IndexModel([("created_at", DESCENDING), ("key_id", ASCENDING)], name="created"),
     ],
+    # Derived analytics (analytics/rollups.py): read by _id (deterministic, tenant first);
+    # this index makes (tenant, day, grain, start) unique and serves a refresh's deletes by day.
+    "stats_rollups": [
+        IndexModel([("tenant_id", ASCENDING), ("day", ASCENDING), ("grain", ASCENDING), ("start", ASCENDING)],
+                   unique=True, name="tenant_day_grain_start"),
+    ],
+    "stats_customer_rollups": [
+        IndexModel([("tenant_id", ASCENDING), ("day", ASCENDING), ("grain", ASCENDING), ("start", ASCENDING)],
+                   unique=True, name="tenant_day_grain_start"),
+    ],
     "tenants": [],
     "locks": [],
     "circuit_breakers": [],
@@ -115,7 +123,7 @@ RETIRED: dict[str, tuple[str, ...]] = {
     "tickets": ("tenant_live_created", "tenant_customer"),
     "ticket_history": ("tenant_ticket_recorded",),
     "ingestion_logs": ("tenant_started", "job_id"),
-    "notifications": ("status_created", "tenant_status_created"),
+    "notifications": ("status_created", "tenant_status_created", "dedupe_key"),
 }
 
 
@@ -183,9 +191,10 @@ SHARDED: tuple[ShardPlan, ...] = (
     # A ticket's history stays together: the history listing reads one shard.
     ShardPlan("ticket_history", ("tenant_id", "ticket_id")),
     ShardPlan("ingestion_logs", ("tenant_id", "job_id")),
-    ShardPlan("notifications", ("tenant_id", "dedupe_key"),
-              pending="the outbox upsert filters on dedupe_key alone (NotificationOutbox.enqueue); it must "
-                      "filter on {tenant_id, dedupe_key}, and the unique index dedupe_key must then be retired"),
+    ShardPlan("notifications", ("tenant_id", "dedupe_key")),
+    # A tenant's day buckets stay together; the unique bucket index leads with the key.
+    ShardPlan("stats_rollups", ("tenant_id", "day")),
+    ShardPlan("stats_customer_rollups", ("tenant_id", "day")),
 )
 # Small and read by every worker: one replica set serves them; they are never sharded.
 UNSHARDED = ("locks", "rate_limits", "circuit_breakers", "tenants", "api_keys")

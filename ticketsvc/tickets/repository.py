@@ -14,7 +14,7 @@ from typing import Any, Iterable, Iterator, Mapping
 from pymongo import ASCENDING, DESCENDING, UpdateMany, UpdateOne
 
 from ..storage import Database
-from ..domain import Page, PageRequest, TicketSource, TicketStatus, read_page, require_tenant_id
+from ..domain import Page, PageRequest, TicketSource, TicketStatus, read_page, require_tenant_id, tenant_pipeline
 from ..errors import InvalidInput
 from .queries import TicketFilters
 
@@ -111,10 +111,7 @@ class TicketRepository:
         """Run an aggregation over this tenant's tickets. The pipeline must open with a
         ``$match`` built by ``live()`` or ``scoped()``: it is refused otherwise, so an
         analytics query cannot forget the tenant."""
-        first = pipeline[0].get("$match") if pipeline else None
-        if not isinstance(first, dict) or first.get("tenant_id") != self.tenant_id:
-            raise ValueError("a tenant pipeline must start with this tenant's $match")
-        return list(self.db.tickets.aggregate(pipeline))
+        return list(self.db.tickets.aggregate(tenant_pipeline(pipeline, self.tenant_id)))
 
     # -- the read side (API) ----------------------------------------------------------
     def list_live(self, filters: TicketFilters | None = None, page: PageRequest | None = None) -> Page:
