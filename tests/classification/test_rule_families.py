@@ -92,7 +92,7 @@ def test_vulnerability_report_is_high_but_not_negative(classifier):
 @pytest.mark.parametrize("message", [
     "Under the GDPR, please delete all my personal data.",
     pytest.param("This is a data subject access request for all information you hold about me.",
-                 marks=pytest.mark.xfail(strict=False, reason="known miss: the model reads it as negative")),
+                 marks=pytest.mark.xfail(strict=True, reason="known miss: the model reads it as negative")),
     "I am exercising my right to be forgotten.",
     "Please send me a copy of my data (Article 15).",
 ])
