@@ -147,3 +147,23 @@ def test_gunicorn_and_the_app_write_one_text_format(gunicorn_service):
     assert any(" gunicorn.error [-] Booting worker" in line for line in lines)
     assert any(" ticketsvc.access [" in line and "GET /health 200" in line for line in lines)
     assert not any(" gunicorn.access " in line for line in lines)  # one access line per request, the app's
+
+
+def test_an_ingestion_runs_lines_carry_the_request_id_that_started_it(make_app, caplog):
+    # The run goes on in a pool thread, which starts with an empty log context: the id of
+    # the request that started it must still be on the run's lines (and the job's own ids).
+    from support import wait_for_job
+    from ticketsvc.api.context import get_runtime
+    from ticketsvc.logging_setup import ContextFilter
+
+    app = make_app()
+    caplog.handler.addFilter(ContextFilter())
+    with caplog.at_level(logging.INFO, logger="ticketsvc.ingestion"):
+        response = app.test_client().post("/ingest/run?tenant_id=tenant_a", headers={"X-Request-ID": "req-trace-1"})
+        assert response.status_code == 202
+        job_id = response.get_json()["job_id"]
+        wait_for_job(get_runtime(app), job_id)
+    finished = [r for r in caplog.records if r.getMessage().startswith("ingestion finished")]
+    assert finished and finished[0].threadName != "MainThread"
+    assert finished[0].request_id == "req-trace-1"
+    assert finished[0].log_context["job_id"] == job_id and finished[0].log_context["tenant"] == "tenant_a"

@@ -20,6 +20,6 @@ class BeforeRun(InlineExecutor):
     def __init__(self, first):
         self.first = first
 
-    def submit(self, fn, /, *args, **kwargs) -> Future:
-        self.first(*args)
-        return super().submit(fn, *args, **kwargs)
+    def submit(self, fn, /, job, *args, **kwargs) -> Future:
+        self.first(job)
+        return super().submit(fn, job, *args, **kwargs)

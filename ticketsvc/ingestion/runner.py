@@ -24,6 +24,7 @@ from ..config import Settings
 from ..domain import Page, PageRequest
 from ..storage import Database
 from ..errors import Conflict, NotFound, Unavailable
+from ..logcontext import capture_log_context, log_context
 from ..notifications.outbox import NotificationOutbox
 from ..upstream import CallStats, UpstreamClient, UpstreamError
 from .job import IngestionJob, JobRecords, JobStatus, JobStopped, StopReason, Trigger
@@ -168,7 +169,9 @@ class IngestionRunner:
                 with self._active_lock:
                     self._active[job.job_id] = job
                 log.info("ingestion started job_id=%s tenant=%s trigger=%s", job.job_id, tenant_id, trigger.value)
-                executor.submit(self._run, job)
+                # The pool thread starts from an empty log context: carry the request's
+                # (its request_id) along, so the run's lines can be traced to the request.
+                executor.submit(self._run_logged, job, capture_log_context())
             except BaseException:
                 with self._active_lock:
                     self._active.pop(job.job_id, None)
@@ -183,6 +186,10 @@ class IngestionRunner:
         return record
 
     # -- the run ------------------------------------------------------------------------
+    def _run_logged(self, job: IngestionJob, context: dict) -> None:
+        with log_context(**context, job_id=job.job_id, tenant=job.tenant_id):
+            self._run(job)
+
     def _run(self, job: IngestionJob) -> None:
         running = RunningJob(self, job)
         try:
