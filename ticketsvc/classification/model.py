@@ -26,6 +26,7 @@ from .features import Features, char_features
 DEFAULT_MODEL = "model.json.gz"
 FORMAT = 1
 HEADS = ("urgency", "sentiment", "requires_action")
+_WORD_CACHE = 1 << 16
 
 
 class ModelError(ValueError):
@@ -87,34 +88,30 @@ class LinearModel:
         self._matrix = matrix
         self._bias = bias
         self._index = index
+        # (word feature, surface word) -> its rows: the only state written after loading;
+        # a lost race between threads writes the same tuple twice.
+        self._word_rows: dict[tuple[str, str], tuple[int, ...]] = {}
         self.heads = MappingProxyType({h.name: h for h in heads})
         self.digest = digest
         self.source = source
 
     def score(self, features: Features) -> Scored:
         """Probabilities per head for one ticket, and what ``explain`` needs."""
-        index, packs = self._index, self._pack_row
+        index = self._index
         rows: list[int] = []
         items: list[int] = []
         item_of: dict[str, int] = {}
         scale = features.scale
+        rows_of, cache = self._rows_of, self._word_rows
         # Inlined on purpose: this loop runs for every word of every ticket.
-        for name, word in features.tokens:
-            item = item_of.setdefault(word, len(item_of))
-            row = index.get(name)
-            if row is not None:
-                rows.append(row)
-                items.append(item)
-            pack = None if name[0] == "n" else packs.get(word)
-            if pack is not None:
-                rows.append(pack)
-                items.append(item)
-            else:
-                for piece in char_features(word, name[0] == "n"):
-                    row = index.get(piece)
-                    if row is not None:
-                        rows.append(row)
-                        items.append(item)
+        for token in features.tokens:
+            word_rows = cache.get(token)
+            if word_rows is None:
+                word_rows = rows_of(*token)
+            item = item_of.setdefault(token[1], len(item_of))
+            if word_rows:
+                rows.extend(word_rows)
+                items.extend([item] * len(word_rows))
         for group in (features.subject, features.pairs):
             for name, label in group:
                 row = index.get(name)
@@ -144,6 +141,25 @@ class LinearModel:
                 probabilities[head.name] = dict(zip(head.labels, (float(p) for p in exp)))
         return Scored(probabilities, selected, weight_array, np.asarray(items, dtype=np.intp),
                       tuple(item_of))
+
+    def _rows_of(self, name: str, word: str) -> tuple[int, ...]:
+        """The weight rows of one word feature and its surface word's character pieces (or
+        their pack), in scoring order; remembered, since words repeat across tickets."""
+        index = self._index
+        rows = []
+        row = index.get(name)
+        if row is not None:
+            rows.append(row)
+        pack = None if name[0] == "n" else self._pack_row.get(word)
+        if pack is not None:
+            rows.append(pack)
+        else:
+            rows.extend(r for r in map(index.get, char_features(word, name[0] == "n")) if r is not None)
+        rows = tuple(rows)
+        if len(self._word_rows) >= _WORD_CACHE:
+            self._word_rows.clear()   # bounded: a flood of unseen words cannot grow it
+        self._word_rows[(name, word)] = rows
+        return rows
 
     def explain(self, scored: Scored, head_name: str, label, top: int = 3) -> list[tuple[str, float]]:
         """The items (words, word pairs, rule features) that weighed most towards ``label``
