@@ -23,23 +23,35 @@ class Cue(NamedTuple):
     end: int
 
 
-def _match_end(tokens: list[str], clauses: list[int], pos: int, pattern: tuple, k: int,
-               clause: int, max_gap: int) -> int:
-    """End of ``pattern[k:]`` matched from token ``pos`` inside ``clause``, or -1."""
-    n = len(tokens)
-    while k < len(pattern):
-        want = pattern[k]
+def _segments(pattern: tuple) -> tuple[list[str], ...]:
+    """A pattern's runs of words between its gaps (a pattern neither starts nor ends with
+    a gap, nor has two in a row, so none is empty)."""
+    segments: list[list[str]] = [[]]
+    for want in pattern:
         if want is None:
-            for skip in range(max_gap + 1):
-                end = _match_end(tokens, clauses, pos + skip, pattern, k + 1, clause, max_gap)
-                if end >= 0:
-                    return end
-            return -1
-        if pos >= n or clauses[pos] != clause or tokens[pos] != want:
-            return -1
-        pos += 1
-        k += 1
-    return pos
+            segments.append([])
+        else:
+            segments[-1].append(want)
+    return tuple(segments)
+
+
+def _match_segments(tokens: list[str], clauses: list[int], pos: int, segments: tuple, k: int,
+                    clause: int, max_gap: int) -> int:
+    """The end of ``segments[k:]`` matched from token ``pos`` inside ``clause``, or -1:
+    each gap takes the fewest words (up to ``max_gap``) that let the rest match, and each
+    run is compared by one slice. Clause ids never decrease, so a run's last word is in the
+    clause exactly when all the words up to it are."""
+    segment = segments[k]
+    end = pos + len(segment)
+    if end > len(tokens) or tokens[pos:end] != segment or clauses[end - 1] != clause:
+        return -1
+    if k + 1 == len(segments):
+        return end
+    for skip in range(max_gap + 1):
+        found = _match_segments(tokens, clauses, end + skip, segments, k + 1, clause, max_gap)
+        if found >= 0:
+            return found
+    return -1
 
 
 class PhraseIndex:
@@ -52,13 +64,12 @@ class PhraseIndex:
     __slots__ = ("_groups", "_starts", "_pair_starts")
 
     def __init__(self, index: Mapping):
-        self._groups = {key: tuple((p, None if None in p.stems else list(p.stems)) for p in group)
-                        for key, group in index.items()}
+        self._groups = {key: tuple((p, _segments(p.stems)) for p in group) for key, group in index.items()}
         self._pair_starts = frozenset(key[0] for key in index if isinstance(key, tuple))
         self._starts = frozenset(key for key in index if not isinstance(key, tuple)) | self._pair_starts
 
     def candidates(self, tokens: list[str], i: int) -> tuple:
-        """(pattern, its words when gapless) of the patterns that can start at token ``i``."""
+        """(pattern, its segments) of the patterns that can start at token ``i``."""
         token = tokens[i]
         if token not in self._starts:
             return ()
@@ -71,14 +82,12 @@ class PhraseIndex:
 
     def matches(self, tokens: list[str], clauses: list[int], i: int, max_gap: int):
         """(pattern, end) of each pattern matched from token ``i``, in index order."""
-        for pattern, plain in self.candidates(tokens, i):
-            if plain is None:
-                end = _match_end(tokens, clauses, i, pattern.stems, 0, clauses[i], max_gap)
+        for pattern, segments in self.candidates(tokens, i):
+            if len(segments) > 1:
+                end = _match_segments(tokens, clauses, i, segments, 0, clauses[i], max_gap)
             else:
-                # Clause ids never decrease, so the last word's clause is the first's
-                # exactly when all of them share it.
-                end = i + len(plain)
-                if end > len(tokens) or tokens[i:end] != plain or clauses[end - 1] != clauses[i]:
+                end = i + len(segments[0])
+                if end > len(tokens) or tokens[i:end] != segments[0] or clauses[end - 1] != clauses[i]:
                     end = -1
             if end > 0:
                 yield pattern, end

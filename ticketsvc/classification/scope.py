@@ -48,6 +48,10 @@ _IDS = re.compile(
     r"|\b\d{4,}\b(?![.,]\d)"                            # 1432, 20240611
     r"|\b\d+(?:[-/.]\d+){2,}\b",                        # 12/06/2024, 4471-22-9
     re.I)
+# Every boilerplate phrase holds one of these: most messages are passed by this cheap
+# search alone instead of the whole alternation above.
+_BOILERPLATE_WORDS = re.compile(
+    r"intended|received this|notify the sender|privilege|confidential|disclaimer|any |unauthori", re.I)
 _DIGIT = re.compile(r"\d")
 _NUMBER_AFTER_NOUN = re.compile(
     r"\b(order|ticket|invoice|case|ref|reference|no|nr|number|account|acct|id|po|customer|"
@@ -64,7 +68,8 @@ def customer_text(subject: str | None, message: str | None) -> tuple[str, str]:
 
 def own_words(message: str) -> str:
     """The message without quoted replies and signature boilerplate."""
-    if ">" not in message and "--" not in message and not _BOILERPLATE.search(message):
+    if (">" not in message and "--" not in message
+            and not (_BOILERPLATE_WORDS.search(message) and _BOILERPLATE.search(message))):
         return message
     kept: list[str] = []
     for line in message.split("\n"):

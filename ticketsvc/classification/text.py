@@ -96,6 +96,23 @@ def stem(word: str) -> str:
     return w
 
 
+_ENTRIES: dict[str, tuple[tuple[str, str, bool], ...]] = {}
+_ENTRIES_MAX = 1 << 16
+
+
+def _entries(lower: str) -> tuple[tuple[str, str, bool], ...]:
+    """(word, stem, opens a clause) for each word one lower-case token stands for;
+    remembered (bounded), since tokens repeat across tickets far more than they vary."""
+    entries = _ENTRIES.get(lower)
+    if entries is None:
+        expanded = expand(lower) if ("'" in lower or "\u2019" in lower or lower in _BARE_CONTRACTIONS) else (lower,)
+        entries = tuple((word, stem(word), word in _CLAUSE_WORDS) for word in expanded)
+        if len(_ENTRIES) >= _ENTRIES_MAX:
+            _ENTRIES.clear()
+        _ENTRIES[lower] = entries
+    return entries
+
+
 class Text:
     """One ticket, tokenized. Parallel per-word lists: ``words`` (lower case, contractions
     expanded), ``stems``, ``clauses`` and ``sentences`` (ids), ``questions`` (the word's
@@ -122,7 +139,6 @@ class Text:
         exclamations = 0
         subject_question = False
         subject_end = len(subject)
-        bare = _BARE_CONTRACTIONS
         for match in _TOKEN.finditer(raw):
             token = match.group()
             if not token[0].isalnum():
@@ -144,12 +160,12 @@ class Text:
                 subject_question = True
             upper = len(token) > 1 and token.isupper()
             span = match.span()
-            expanded = expand(lower) if ("'" in lower or "\u2019" in lower or lower in bare) else (lower,)
-            for word in expanded:
-                if word in _CLAUSE_WORDS:
+            entries = _ENTRIES.get(lower) or _entries(lower)
+            for word, stemmed, opens_clause in entries:
+                if opens_clause:
                     clause += 1
                 words.append(word)
-                stems.append(stem(word))
+                stems.append(stemmed)
                 clauses.append(clause)
                 sentences.append(sentence)
                 caps.append(upper)
