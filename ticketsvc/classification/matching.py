@@ -47,10 +47,13 @@ def _match_segments(tokens: list[str], clauses: list[int], pos: int, segments: t
         return -1
     if k + 1 == len(segments):
         return end
-    for skip in range(max_gap + 1):
-        found = _match_segments(tokens, clauses, end + skip, segments, k + 1, clause, max_gap)
-        if found >= 0:
-            return found
+    following = segments[k + 1][0]
+    window = tokens[end:end + max_gap + 1]
+    for skip, token in enumerate(window):   # only where the next run can start
+        if token == following:
+            found = _match_segments(tokens, clauses, end + skip, segments, k + 1, clause, max_gap)
+            if found >= 0:
+                return found
     return -1
 
 

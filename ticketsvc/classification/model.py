@@ -14,7 +14,7 @@ import hashlib
 import json
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from types import MappingProxyType
 from typing import Mapping
@@ -39,6 +39,11 @@ class Head:
     labels: tuple          # class labels in column order; requires_action: (False, True), one column
     columns: tuple[int, ...]
 
+    @property
+    def cells(self) -> slice:
+        """The head's columns (consecutive) as a slice: cheaper than a list index."""
+        return slice(self.columns[0], self.columns[-1] + 1)
+
 
 @dataclass(frozen=True)
 class Scored:
@@ -49,6 +54,8 @@ class Scored:
     _weights: np.ndarray       # their multiplicities (counts times scale)
     _items: np.ndarray         # which explained item each row belongs to
     _labels: tuple[str, ...]   # the items: a word, a word pair or a rule feature
+    # (head, label, top) -> explain's answer: the classifier asks for urgency's twice
+    _explained: dict = field(default_factory=dict, compare=False, repr=False)
 
 
 class LinearModel:
@@ -131,7 +138,7 @@ class LinearModel:
         logits = self._bias + weight_array @ selected
         probabilities = {}
         for head in self.heads.values():
-            values = logits[list(head.columns)]
+            values = logits[head.cells]
             if len(head.columns) == 1:
                 p_true = 1.0 / (1.0 + math.exp(-float(values[0])))
                 probabilities[head.name] = {head.labels[0]: 1.0 - p_true, head.labels[1]: p_true}
@@ -165,7 +172,13 @@ class LinearModel:
         """The items (words, word pairs, rule features) that weighed most towards ``label``
         on ``head_name``, with their weight: for a multi-class head, each item's logit for
         the label minus its mean over the head's labels."""
-        head = self.heads[head_name]
+        key = (head_name, label, top)
+        known = scored._explained.get(key)
+        if known is None:
+            known = scored._explained[key] = self._explain(scored, self.heads[head_name], label, top)
+        return list(known)
+
+    def _explain(self, scored: Scored, head: Head, label, top: int) -> list[tuple[str, float]]:
         if not len(scored._items):
             return []
         rows = scored._rows
@@ -174,7 +187,8 @@ class LinearModel:
             share = rows[:, head.columns[0]] * sign
         else:
             column = head.columns[head.labels.index(label)]
-            share = rows[:, column] - rows[:, list(head.columns)].mean(axis=1)
+            # The mean as numpy's mean computes it (sum, then divide), without its overhead.
+            share = rows[:, column] - rows[:, head.cells].sum(axis=1) / len(head.columns)
         totals = np.bincount(scored._items, weights=share * scored._weights, minlength=len(scored._labels))
         order = np.argsort(-totals, kind="stable")[:top]
         return [(scored._labels[i], float(totals[i])) for i in order if totals[i] > 0.05]
