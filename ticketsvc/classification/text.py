@@ -96,21 +96,11 @@ def stem(word: str) -> str:
     return w
 
 
-_ENTRIES: dict[str, tuple[tuple[str, str, bool], ...]] = {}
-_ENTRIES_MAX = 1 << 16
-
-
+@lru_cache(maxsize=1 << 16)   # bounded; tokens repeat across tickets far more than they vary
 def _entries(lower: str) -> tuple[tuple[str, str, bool], ...]:
-    """(word, stem, opens a clause) for each word one lower-case token stands for;
-    remembered (bounded), since tokens repeat across tickets far more than they vary."""
-    entries = _ENTRIES.get(lower)
-    if entries is None:
-        expanded = expand(lower) if ("'" in lower or "\u2019" in lower or lower in _BARE_CONTRACTIONS) else (lower,)
-        entries = tuple((word, stem(word), word in _CLAUSE_WORDS) for word in expanded)
-        if len(_ENTRIES) >= _ENTRIES_MAX:
-            _ENTRIES.clear()
-        _ENTRIES[lower] = entries
-    return entries
+    """(word, stem, opens a clause) for each word one lower-case token stands for."""
+    expanded = expand(lower) if ("'" in lower or "\u2019" in lower or lower in _BARE_CONTRACTIONS) else (lower,)
+    return tuple((word, stem(word), word in _CLAUSE_WORDS) for word in expanded)
 
 
 class Text:
@@ -160,8 +150,7 @@ class Text:
                 subject_question = True
             upper = len(token) > 1 and token.isupper()
             span = match.span()
-            entries = _ENTRIES.get(lower) or _entries(lower)
-            for word, stemmed, opens_clause in entries:
+            for word, stemmed, opens_clause in _entries(lower):
                 if opens_clause:
                     clause += 1
                 words.append(word)
