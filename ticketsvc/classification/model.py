@@ -59,7 +59,7 @@ class Scored:
 
 
 class LinearModel:
-    """Immutable after loading; one instance serves every thread."""
+    """Immutable after loading (but for a bounded cache of each word's rows); one instance serves every thread."""
 
     def __init__(self, doc: Mapping, digest: str, source: str):
         try:
