@@ -23,47 +23,90 @@ class Cue(NamedTuple):
     end: int
 
 
-def _match_end(tokens: list[str], clauses: list[int], pos: int, pattern: tuple, k: int,
-               clause: int, max_gap: int) -> int:
-    """End of ``pattern[k:]`` matched from token ``pos`` inside ``clause``, or -1."""
-    n = len(tokens)
-    while k < len(pattern):
-        want = pattern[k]
+def _segments(pattern: tuple) -> tuple[list[str], ...]:
+    """A pattern's runs of words between its gaps (a pattern neither starts nor ends with
+    a gap, nor has two in a row, so none is empty)."""
+    segments: list[list[str]] = [[]]
+    for want in pattern:
         if want is None:
-            for skip in range(max_gap + 1):
-                end = _match_end(tokens, clauses, pos + skip, pattern, k + 1, clause, max_gap)
-                if end >= 0:
-                    return end
-            return -1
-        if pos >= n or clauses[pos] != clause or tokens[pos] != want:
-            return -1
-        pos += 1
-        k += 1
-    return pos
+            segments.append([])
+        else:
+            segments[-1].append(want)
+    return tuple(segments)
 
 
-def _candidates(index: Mapping, tokens: list[str], i: int) -> tuple[Pattern, ...]:
-    """The patterns that can start at token ``i`` (see rules._index)."""
-    first = index.get(tokens[i], ())
-    if i + 1 < len(tokens):
-        pair = index.get((tokens[i], tokens[i + 1]))
-        if pair:   # a pair across a clause boundary simply fails to match
-            return first + pair if first else pair
-    return first
+def _match_segments(tokens: list[str], clauses: list[int], pos: int, segments: tuple, k: int,
+                    clause: int, max_gap: int) -> int:
+    """The end of ``segments[k:]`` matched from token ``pos`` inside ``clause``, or -1:
+    each gap takes the fewest words (up to ``max_gap``) that let the rest match, and each
+    run is compared by one slice. Clause ids never decrease, so a run's last word is in the
+    clause exactly when all the words up to it are."""
+    segment = segments[k]
+    end = pos + len(segment)
+    if end > len(tokens) or tokens[pos:end] != segment or clauses[end - 1] != clause:
+        return -1
+    if k + 1 == len(segments):
+        return end
+    following = segments[k + 1][0]
+    window = tokens[end:end + max_gap + 1]
+    for skip, token in enumerate(window):   # only where the next run can start
+        if token == following:
+            found = _match_segments(tokens, clauses, end + skip, segments, k + 1, clause, max_gap)
+            if found >= 0:
+                return found
+    return -1
 
 
-def find_all(index: Mapping, text: Text, max_gap: int, stemmed: bool = True) -> list[Hit]:
+class PhraseIndex:
+    """A rules index (``rules._index``: patterns by first stem, or first two) ready for
+    matching: a plain dict (a MappingProxyType lookup costs twice as much), the words a
+    phrase can start with, so most ticket words cost one set lookup, and per pattern its
+    words as a list when it has no gap, so it matches by one slice comparison. Immutable
+    after construction; build it once per rules."""
+
+    __slots__ = ("_groups", "_starts", "_pair_starts")
+
+    def __init__(self, index: Mapping):
+        self._groups = {key: tuple((p, _segments(p.stems)) for p in group) for key, group in index.items()}
+        self._pair_starts = frozenset(key[0] for key in index if isinstance(key, tuple))
+        self._starts = frozenset(key for key in index if not isinstance(key, tuple)) | self._pair_starts
+
+    def candidates(self, tokens: list[str], i: int) -> tuple:
+        """(pattern, its segments) of the patterns that can start at token ``i``."""
+        token = tokens[i]
+        if token not in self._starts:
+            return ()
+        first = self._groups.get(token, ())
+        if token in self._pair_starts and i + 1 < len(tokens):
+            pair = self._groups.get((token, tokens[i + 1]))
+            if pair:   # a pair across a clause boundary simply fails to match
+                return first + pair if first else pair
+        return first
+
+    def matches(self, tokens: list[str], clauses: list[int], i: int, max_gap: int):
+        """(pattern, end) of each pattern matched from token ``i``, in index order."""
+        for pattern, segments in self.candidates(tokens, i):
+            if len(segments) > 1:
+                end = _match_segments(tokens, clauses, i, segments, 0, clauses[i], max_gap)
+            else:
+                end = i + len(segments[0])
+                if end > len(tokens) or tokens[i:end] != segments[0] or clauses[end - 1] != clauses[i]:
+                    end = -1
+            if end > 0:
+                yield pattern, end
+
+
+def find_all(index: PhraseIndex, text: Text, max_gap: int, stemmed: bool = True) -> list[Hit]:
     """Every occurrence of every indexed phrase, without those lying wholly inside a
     longer one ("refund" inside "full refund", "urgent" inside "not urgent"). Phrases
     owned by nobody (the rules' ignore list) stay in the result: they hide what they
     cover, and the caller skips them. ``stemmed``: the index holds stems, not words."""
     tokens, clauses = (text.stems if stemmed else text.words), text.clauses
     hits: list[Hit] = []
-    for i in range(len(tokens)):
-        for pattern in _candidates(index, tokens, i):
-            end = _match_end(tokens, clauses, i, pattern.stems, 0, clauses[i], max_gap)
-            if end > 0:
-                hits.append(Hit(pattern, i, end))
+    starts = index._starts
+    for i, token in enumerate(tokens):
+        if token in starts:
+            hits.extend(Hit(pattern, i, end) for pattern, end in index.matches(tokens, clauses, i, max_gap))
     if len(hits) > 1:
         hits = _outermost(hits)
     return hits
@@ -103,7 +146,7 @@ class Cues(NamedTuple):
     by_first: dict[tuple[str, int], Cue]
 
 
-def find_cues(index: Mapping, text: Text, max_gap: int) -> Cues:
+def find_cues(index: PhraseIndex, text: Text, max_gap: int) -> Cues:
     """Context cues, left to right, not overlapping: every cue starting at a word counts
     ("what is your" is a general question and holds the question "what is"), unless the
     longest phrase there is a non-cue ("no one"), which hides the cues inside it. Cues
@@ -112,11 +155,7 @@ def find_cues(index: Mapping, text: Text, max_gap: int) -> Cues:
     cues: list[Cue] = []
     i, n = 0, len(words)
     while i < n:
-        matched = []
-        for pattern in _candidates(index, words, i):
-            end = _match_end(words, clauses, i, pattern.stems, 0, clauses[i], max_gap)
-            if end > 0:
-                matched.append((end, pattern.owner))
+        matched = [(end, pattern.owner) for pattern, end in index.matches(words, clauses, i, max_gap)]
         if not matched:
             i += 1
             continue

@@ -14,7 +14,7 @@ import hashlib
 import json
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from types import MappingProxyType
 from typing import Mapping
@@ -26,6 +26,7 @@ from .features import Features, char_features
 DEFAULT_MODEL = "model.json.gz"
 FORMAT = 1
 HEADS = ("urgency", "sentiment", "requires_action")
+_WORD_CACHE = 1 << 16
 
 
 class ModelError(ValueError):
@@ -38,6 +39,11 @@ class Head:
     labels: tuple          # class labels in column order; requires_action: (False, True), one column
     columns: tuple[int, ...]
 
+    @property
+    def cells(self) -> slice:
+        """The head's columns (consecutive) as a slice: cheaper than a list index."""
+        return slice(self.columns[0], self.columns[-1] + 1)
+
 
 @dataclass(frozen=True)
 class Scored:
@@ -48,10 +54,12 @@ class Scored:
     _weights: np.ndarray       # their multiplicities (counts times scale)
     _items: np.ndarray         # which explained item each row belongs to
     _labels: tuple[str, ...]   # the items: a word, a word pair or a rule feature
+    # (head, label, top) -> explain's answer: the classifier asks for urgency's twice
+    _explained: dict = field(default_factory=dict, compare=False, repr=False)
 
 
 class LinearModel:
-    """Immutable after loading; one instance serves every thread."""
+    """Immutable after loading (but for a bounded cache of each word's rows); one instance serves every thread."""
 
     def __init__(self, doc: Mapping, digest: str, source: str):
         try:
@@ -87,34 +95,30 @@ class LinearModel:
         self._matrix = matrix
         self._bias = bias
         self._index = index
+        # (word feature, surface word) -> its rows: the only state written after loading;
+        # a lost race between threads writes the same tuple twice.
+        self._word_rows: dict[tuple[str, str], tuple[int, ...]] = {}
         self.heads = MappingProxyType({h.name: h for h in heads})
         self.digest = digest
         self.source = source
 
     def score(self, features: Features) -> Scored:
         """Probabilities per head for one ticket, and what ``explain`` needs."""
-        index, packs = self._index, self._pack_row
+        index = self._index
         rows: list[int] = []
         items: list[int] = []
         item_of: dict[str, int] = {}
         scale = features.scale
+        rows_of, cache = self._rows_of, self._word_rows
         # Inlined on purpose: this loop runs for every word of every ticket.
-        for name, word in features.tokens:
-            item = item_of.setdefault(word, len(item_of))
-            row = index.get(name)
-            if row is not None:
-                rows.append(row)
-                items.append(item)
-            pack = None if name[0] == "n" else packs.get(word)
-            if pack is not None:
-                rows.append(pack)
-                items.append(item)
-            else:
-                for piece in char_features(word, name[0] == "n"):
-                    row = index.get(piece)
-                    if row is not None:
-                        rows.append(row)
-                        items.append(item)
+        for token in features.tokens:
+            word_rows = cache.get(token)
+            if word_rows is None:
+                word_rows = rows_of(*token)
+            item = item_of.setdefault(token[1], len(item_of))
+            if word_rows:
+                rows.extend(word_rows)
+                items.extend([item] * len(word_rows))
         for group in (features.subject, features.pairs):
             for name, label in group:
                 row = index.get(name)
@@ -134,7 +138,7 @@ class LinearModel:
         logits = self._bias + weight_array @ selected
         probabilities = {}
         for head in self.heads.values():
-            values = logits[list(head.columns)]
+            values = logits[head.cells]
             if len(head.columns) == 1:
                 p_true = 1.0 / (1.0 + math.exp(-float(values[0])))
                 probabilities[head.name] = {head.labels[0]: 1.0 - p_true, head.labels[1]: p_true}
@@ -145,11 +149,36 @@ class LinearModel:
         return Scored(probabilities, selected, weight_array, np.asarray(items, dtype=np.intp),
                       tuple(item_of))
 
+    def _rows_of(self, name: str, word: str) -> tuple[int, ...]:
+        """The weight rows of one word feature and its surface word's character pieces (or
+        their pack), in scoring order; remembered, since words repeat across tickets."""
+        index = self._index
+        rows = []
+        row = index.get(name)
+        if row is not None:
+            rows.append(row)
+        pack = None if name[0] == "n" else self._pack_row.get(word)
+        if pack is not None:
+            rows.append(pack)
+        else:
+            rows.extend(r for r in map(index.get, char_features(word, name[0] == "n")) if r is not None)
+        rows = tuple(rows)
+        if len(self._word_rows) >= _WORD_CACHE:
+            self._word_rows.clear()   # bounded: a flood of unseen words cannot grow it
+        self._word_rows[(name, word)] = rows
+        return rows
+
     def explain(self, scored: Scored, head_name: str, label, top: int = 3) -> list[tuple[str, float]]:
         """The items (words, word pairs, rule features) that weighed most towards ``label``
         on ``head_name``, with their weight: for a multi-class head, each item's logit for
         the label minus its mean over the head's labels."""
-        head = self.heads[head_name]
+        key = (head_name, label, top)
+        known = scored._explained.get(key)
+        if known is None:
+            known = scored._explained[key] = self._explain(scored, self.heads[head_name], label, top)
+        return list(known)
+
+    def _explain(self, scored: Scored, head: Head, label, top: int) -> list[tuple[str, float]]:
         if not len(scored._items):
             return []
         rows = scored._rows
@@ -158,7 +187,8 @@ class LinearModel:
             share = rows[:, head.columns[0]] * sign
         else:
             column = head.columns[head.labels.index(label)]
-            share = rows[:, column] - rows[:, list(head.columns)].mean(axis=1)
+            # The mean as numpy's mean computes it (sum, then divide), without its overhead.
+            share = rows[:, column] - rows[:, head.cells].sum(axis=1) / len(head.columns)
         totals = np.bincount(scored._items, weights=share * scored._weights, minlength=len(scored._labels))
         order = np.argsort(-totals, kind="stable")[:top]
         return [(scored._labels[i], float(totals[i])) for i in order if totals[i] > 0.05]

@@ -22,7 +22,7 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Iterable, NamedTuple
 
-from .matching import Cue, Cues, Hit, cue_for, find_all, find_cues
+from .matching import Cue, Cues, Hit, PhraseIndex, cue_for, find_all, find_cues
 from .rules import URGENCIES, Category, Rules
 from .sentiment import build_lexicon, but_scale, lexicon_score, normalize
 from .text import Text
@@ -66,6 +66,9 @@ class RuleReader:
         self.rules = rules
         self.version = rules.version
         self._lexicon = build_lexicon(rules.sentiment)
+        self._terms = PhraseIndex(rules.terms)
+        self._cues = PhraseIndex(rules.cues)
+        self._action_leads = PhraseIndex(rules.action_leads)
 
     def read(self, text: Text) -> RuleReading:
         """The rules' reading of a tokenized ticket. Never raises for any text."""
@@ -80,13 +83,13 @@ class RuleReader:
     def _find(self, text: Text) -> _Findings:
         """The rules' phrases in the text, minus those a context cue cancels."""
         rules = self.rules
-        cues = find_cues(rules.cues, text, rules.max_gap)
+        cues = find_cues(self._cues, text, rules.max_gap)
         found: dict[str, list[Hit]] = {}
         ignored: list[str] = []
         cancelled_by: set[str] = set()
         cancelled: list[tuple[str, str]] = []
         in_term = [False] * len(text)
-        for hit in find_all(rules.terms, text, rules.max_gap):
+        for hit in find_all(self._terms, text, rules.max_gap):
             for i in range(hit.start, hit.end):
                 in_term[i] = True
             if not hit.pattern.owner:   # an ignore phrase: it only hides what it covers
@@ -207,7 +210,7 @@ class RuleReader:
         rules = self.rules
         negation = rules.cue_kinds[rules.negation_kind]
         stems, clauses = text.stems, text.clauses
-        for lead in find_all(rules.action_leads, text, 0, stemmed=False):
+        for lead in find_all(self._action_leads, text, 0, stemmed=False):
             for j in range(lead.end, min(lead.end + rules.action_window, len(stems))):
                 if clauses[j] != clauses[lead.start]:
                     break

@@ -48,6 +48,11 @@ _IDS = re.compile(
     r"|\b\d{4,}\b(?![.,]\d)"                            # 1432, 20240611
     r"|\b\d+(?:[-/.]\d+){2,}\b",                        # 12/06/2024, 4471-22-9
     re.I)
+# Every boilerplate phrase holds one of these: most text is passed by looking for them
+# alone instead of running the whole alternation above.
+_BOILERPLATE_WORDS = ("intended", "received this", "notify the sender", "privilege", "confidential",
+                      "disclaimer", "any ", "unauthori")
+_BOILERPLATE_WORDS_RE = re.compile("|".join(_BOILERPLATE_WORDS), re.I)
 _DIGIT = re.compile(r"\d")
 _NUMBER_AFTER_NOUN = re.compile(
     r"\b(order|ticket|invoice|case|ref|reference|no|nr|number|account|acct|id|po|customer|"
@@ -64,7 +69,8 @@ def customer_text(subject: str | None, message: str | None) -> tuple[str, str]:
 
 def own_words(message: str) -> str:
     """The message without quoted replies and signature boilerplate."""
-    if ">" not in message and "--" not in message and not _BOILERPLATE.search(message):
+    screened = _may_be_boilerplate(message)   # else no line can be
+    if ">" not in message and "--" not in message and not (screened and _BOILERPLATE.search(message)):
         return message
     kept: list[str] = []
     for line in message.split("\n"):
@@ -77,10 +83,19 @@ def own_words(message: str) -> str:
             if "original message" in stripped.lower():
                 break
             continue
-        if _BOILERPLATE.search(line):
+        if screened and _may_be_boilerplate(line) and _BOILERPLATE.search(line):
             continue
         kept.append(line)
     return "\n".join(kept)
+
+
+def _may_be_boilerplate(text: str) -> bool:
+    """False when ``text`` holds none of ``_BOILERPLATE_WORDS`` (as ``re.I`` matches them:
+    plain lower-casing agrees with it on ASCII text, so only other text needs the regex)."""
+    if text.isascii():
+        lower = text.lower()
+        return any(word in lower for word in _BOILERPLATE_WORDS)
+    return _BOILERPLATE_WORDS_RE.search(text) is not None
 
 
 def neutral_ids(text: str) -> str:

@@ -96,6 +96,13 @@ def stem(word: str) -> str:
     return w
 
 
+@lru_cache(maxsize=1 << 16)   # bounded; tokens repeat across tickets far more than they vary
+def _entries(lower: str) -> tuple[tuple[str, str, bool], ...]:
+    """(word, stem, opens a clause) for each word one lower-case token stands for."""
+    expanded = expand(lower) if ("'" in lower or "\u2019" in lower or lower in _BARE_CONTRACTIONS) else (lower,)
+    return tuple((word, stem(word), word in _CLAUSE_WORDS) for word in expanded)
+
+
 class Text:
     """One ticket, tokenized. Parallel per-word lists: ``words`` (lower case, contractions
     expanded), ``stems``, ``clauses`` and ``sentences`` (ids), ``questions`` (the word's
@@ -122,7 +129,6 @@ class Text:
         exclamations = 0
         subject_question = False
         subject_end = len(subject)
-        bare = _BARE_CONTRACTIONS
         for match in _TOKEN.finditer(raw):
             token = match.group()
             if not token[0].isalnum():
@@ -144,12 +150,11 @@ class Text:
                 subject_question = True
             upper = len(token) > 1 and token.isupper()
             span = match.span()
-            expanded = expand(lower) if ("'" in lower or "\u2019" in lower or lower in bare) else (lower,)
-            for word in expanded:
-                if word in _CLAUSE_WORDS:
+            for word, stemmed, opens_clause in _entries(lower):
+                if opens_clause:
                     clause += 1
                 words.append(word)
-                stems.append(stem(word))
+                stems.append(stemmed)
                 clauses.append(clause)
                 sentences.append(sentence)
                 caps.append(upper)
