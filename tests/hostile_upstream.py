@@ -48,7 +48,7 @@ class Handler(BaseHTTPRequestHandler):
             self.send_json({"error": "not found"}, status=404)
 
     def log_message(self, format, *args):  # noqa: A002 (the stdlib's signature)
-        pass
+        """Quiet: the stdlib would write every request to stderr."""
 
     # -- what a listing writes ---------------------------------------------------------
     def send_json(self, body: dict | bytes, status: int = 200, headers: dict | None = None) -> None:
