@@ -30,7 +30,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from ..clock import Clock, isoformat_z, utc
-from ..domain import Sentiment, TicketStatus, Urgency, is_tenant_id
+from ..domain import Sentiment, TicketSource, TicketStatus, Urgency, is_tenant_id
 from ..errors import NotFound
 from ..storage import Database
 from .buckets import aggregate_buckets, at_risk_customers, bucket_read, source_stages
@@ -39,7 +39,7 @@ from .rollups import ALL_TIME, DAY, HOUR, bucket_id, day_start
 STATUSES = TicketStatus.values()
 URGENCIES = Urgency.values()
 SENTIMENTS = Sentiment.values()
-SOURCES = ("email", "chat", "web", "phone")
+SOURCES = TicketSource.values()
 # A group key for tickets that lack the field (ingestion validates it, so only legacy or
 # hand-written data ends up here); counting them keeps the breakdowns summing to the total.
 MISSING = "unknown"

@@ -15,12 +15,12 @@ import json
 import math
 import os
 from dataclasses import dataclass, field
-from importlib import resources
 from types import MappingProxyType
 from typing import Mapping
 
 import numpy as np
 
+from .packaged import read_data_file
 from .features import Features, char_features
 
 DEFAULT_MODEL = "model.json.gz"
@@ -196,19 +196,12 @@ class LinearModel:
 
 def load_model(path: str | os.PathLike | None = None) -> LinearModel:
     """The model at ``path`` (the packaged one when empty). Raises ModelError."""
-    if path:
-        source = os.fspath(path)
-        try:
-            with open(source, "rb") as handle:
-                data = handle.read()
-        except OSError as exc:
-            raise ModelError(f"{source}: cannot read model file ({exc.strerror or exc})") from exc
-    else:
-        source = f"{__package__.replace('.', '/')}/{DEFAULT_MODEL}"
-        try:
-            data = resources.files(__package__).joinpath(DEFAULT_MODEL).read_bytes()
-        except FileNotFoundError as exc:
-            raise ModelError(f"{source}: missing; run python -m ticketsvc.classification.train") from exc
+    try:
+        source, data = read_data_file(path, DEFAULT_MODEL)
+    except OSError as exc:
+        if not path and isinstance(exc, FileNotFoundError):
+            raise ModelError(f"{exc.filename}: missing; run python -m ticketsvc.classification.train") from exc
+        raise ModelError(f"{exc.filename}: cannot read model file ({exc.strerror or exc})") from exc
     digest = hashlib.sha256(data).hexdigest()
     try:
         text = gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data

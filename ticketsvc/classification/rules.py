@@ -13,10 +13,10 @@ import os
 import re
 import tomllib
 from dataclasses import dataclass
-from importlib import resources
 from types import MappingProxyType
 from typing import Any, Mapping
 
+from .packaged import read_data_file
 from .text import expand, phrase_pattern
 
 # Bumped when the engine's behaviour changes for the same rules, so stored tickets carry a
@@ -116,16 +116,10 @@ class Rules:
 def load_rules(path: str | os.PathLike | None = None) -> Rules:
     """Read, validate and compile a rules file (the packaged default when ``path`` is
     empty). Raises RulesError naming the file and the bad key."""
-    if path:
-        source = os.fspath(path)
-        try:
-            with open(source, "rb") as handle:
-                data = handle.read()
-        except OSError as exc:
-            raise RulesError(source, "", f"cannot read rules file ({exc.strerror or exc})") from exc
-    else:
-        source = f"{__package__.replace('.', '/')}/{DEFAULT_RULES}"
-        data = resources.files(__package__).joinpath(DEFAULT_RULES).read_bytes()
+    try:
+        source, data = read_data_file(path, DEFAULT_RULES)
+    except OSError as exc:
+        raise RulesError(str(exc.filename), "", f"cannot read rules file ({exc.strerror or exc})") from exc
     return parse_rules(data, source)
 
 

@@ -42,7 +42,6 @@ log = logging.getLogger(__name__)
 
 PENDING, DELIVERED, DEAD = OutboxStatus.PENDING.value, OutboxStatus.DELIVERED.value, OutboxStatus.DEAD.value
 WITHDRAWN = OutboxStatus.WITHDRAWN.value
-STATUSES = OutboxStatus.values()
 # What the API shows of a record (``id`` is the record's ``_id`` as a string; no lease
 # bookkeeping). Fields a record has not had yet read null.
 PUBLIC_FIELDS = ("id", "tenant_id", "ticket_id", "urgency", "reason", "status", "attempts", "next_attempt_at",
