@@ -5,6 +5,8 @@ a standard-library module, so nothing here is imported by name.
 """
 from __future__ import annotations
 
+import shutil
+from dataclasses import dataclass
 from typing import Callable
 
 import pytest
@@ -51,3 +53,53 @@ def scrape(parse_metrics):
         return parse_metrics(response.get_data(as_text=True))
 
     return get
+
+
+# -- a real browser ------------------------------------------------------------------------
+# Playwright drives Debian's Chromium (no browser download): clicks, the back button,
+# viewport sizes, the page's console. Skips, saying why, where either is missing.
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if CHROMIUM is None:
+        pytest.skip("the browser tests need Chromium: apt-get install -y chromium (.ci/run installs it as root)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the browser tests need playwright "
+                                                                "(requirements-dev.txt)")
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM,
+                                              args=["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"])
+        yield chromium
+        chromium.close()
+
+
+@dataclass
+class BrowserTab:
+    """A page at one viewport size, with every console error and uncaught exception it logged."""
+    page: "object"
+    errors: list[str]
+
+    def horizontal_overflow(self) -> int:
+        """How many CSS pixels the document is wider than the viewport (0 when it fits)."""
+        return self.page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+
+
+@pytest.fixture
+def open_tab(browser):
+    """``open_tab(width, height)`` -> a BrowserTab in a fresh context (no shared storage)."""
+    contexts = []
+
+    def open_(width: int = 1280, height: int = 900) -> BrowserTab:
+        context = browser.new_context(viewport={"width": width, "height": height})
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        errors: list[str] = []
+        page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        return BrowserTab(page, errors)
+
+    yield open_
+    for context in contexts:
+        context.close()
