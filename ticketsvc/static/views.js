@@ -235,9 +235,21 @@
   function listView() {
     var params = new URLSearchParams(window.location.search);
     var form = byId("ticket-filters");
+    var set = 0;
     Array.prototype.forEach.call(form.elements, function (field) {
-      if (field.name && params.has(field.name)) { field.value = params.get(field.name); }
+      if (!field.name || !params.has(field.name)) { return; }
+      var value = params.get(field.name);
+      field.value = value;
+      // A date-time (an overview figure's range) does not fit a date field: keep it as text,
+      // so a new search keeps it too.
+      if (field.value !== value && field.type === "date") {
+        field.type = "text";
+        field.value = value;
+      }
+      if (field.closest("#more-filters")) { set += 1; }
     });
+    setField("filters.count", set, set ? "(" + set + " set)" : "");
+    byId("more-filters").open = set > 0 || window.matchMedia("(min-width: 721px)").matches;
     filterChips(params);
     exportLinks(params);
     remember(window.location.pathname + window.location.search);
@@ -509,7 +521,7 @@
   function load() {
     loadTenants();
     var view = VIEWS[body.dataset.view];
-    if (view) { view().catch(failed); }
+    if (view) { Promise.resolve().then(view).catch(failed); }
   }
 
   if (byId("ticket-filters")) {
