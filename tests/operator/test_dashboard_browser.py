@@ -392,8 +392,12 @@ def test_overview_shows_the_apis_figures_as_links_to_their_lists_readable_at(ope
     _assert_keyboard_reaches_every_link_with_a_visible_focus(tab)
 
 
-def test_more_ticket_ids_of_a_customer_expand_to_links_and_take_the_focus(open_tab, site):
-    tab = _open(open_tab, f"{site.url}/dashboard/{TENANT}#key={site.key}", VIEWPORTS[1])
+def test_more_ticket_ids_of_a_customer_expand_to_links_and_take_the_focus_and_a_refresh_keeps_both(
+        open_tab, site):
+    tab = open_tab(*VIEWPORTS[1])
+    tab.page.clock.install()  # the page's refresh timer, run on demand below
+    tab.page.goto(f"{site.url}/dashboard/{TENANT}#key={site.key}")
+    tab.page.wait_for_selector("body[data-state=ready]")
     row = tab.page.locator("#at-risk tr:has(button.more)").first
     if not row.count():
         pytest.skip("no at-risk customer with more ticket ids than the page shows at first")
@@ -406,6 +410,19 @@ def test_more_ticket_ids_of_a_customer_expand_to_links_and_take_the_focus(open_t
     focused = tab.page.evaluate("[document.activeElement.dataset.link, document.activeElement.getAttribute('href')]")
     assert focused[0] == "ticket" and focused[1].startswith(f"/dashboard/{TENANT}/tickets/")
     _assert_readable(tab)
+
+    # The refresh a minute later finds the same figures (a 304): the page is left as it is.
+    fetched = []
+    tab.page.on("requestfinished", lambda request: fetched.append(request.url))
+    tab.page.clock.run_for(61_000)
+    deadline = time.monotonic() + 10
+    while len(fetched) < 5 and time.monotonic() < deadline:
+        tab.page.wait_for_timeout(50)
+    assert any("/stats" in url for url in fetched), fetched
+    tab.page.evaluate("() => new Promise(done => setTimeout(done, 0))")  # the render's turn has passed
+    assert row.locator("a.chip[hidden]").count() == 0
+    assert tab.page.evaluate("[document.activeElement.dataset.link, document.activeElement.getAttribute('href')]") \
+        == focused
 
 
 def test_range_and_source_come_from_the_address_and_narrow_every_figure_and_link(open_tab, site):
@@ -438,3 +455,55 @@ def test_overview_shows_nothing_to_another_tenants_key_and_asks_without_one(open
     tab = _open(open_tab, f"{site.url}/dashboard/{TENANT}", VIEWPORTS[1], state="need-key")
     assert Overview(tab).figure("total_tickets") == (None, "–")
     assert tab.horizontal_overflow() == 0
+
+
+def test_top_signals_when_the_stats_have_them_are_a_panel_of_links_beside_the_keywords(open_tab, site):
+    # Until the API answers top_signals, the page is given them: the stats as the API
+    # answers them, plus two signals.
+    signals = [{"signal": "refund", "count": 7}, {"signal": "outage", "count": 3}]
+
+    def with_signals(route):
+        response = route.fetch()
+        stats = response.json()
+        stats.setdefault("top_signals", signals)
+        route.fulfill(response=response, json=stats)
+
+    tab = open_tab(*VIEWPORTS[1])
+    tab.page.route("**/tenants/*/stats*", with_signals)
+    tab.page.goto(f"{site.url}/dashboard/{TENANT}#key={site.key}")
+    tab.page.wait_for_selector("body[data-state=ready]")
+    shown = tab.page.evaluate("""() => Array.from(document.querySelectorAll("#signals-panel:not([hidden]) a"),
+        a => [a.dataset.key, Number(a.dataset.count), a.getAttribute("href")])""")
+    expected = site.get(f"/tenants/{TENANT}/stats", site.key).get("top_signals", signals)
+    assert shown == [[row["signal"], row["count"], f"/dashboard/{TENANT}/tickets?signal={row['signal']}"]
+                     for row in expected]
+    _assert_readable(tab)
+
+
+def test_the_script_draws_only_the_overview_and_redraws_the_trend_when_the_width_changes(open_tab, site):
+    tab = open_tab(*VIEWPORTS[0])
+    stats_requests = []
+    tab.page.on("request", lambda request: stats_requests.append(request.url) if "/stats" in request.url else None)
+
+    def as_another_view(route):  # the shell of another view (data-view is set by the server)
+        response = route.fetch()
+        route.fulfill(response=response, body=response.text().replace("<body ", '<body data-view="tickets" ', 1))
+
+    tab.page.route(f"**/dashboard/{TENANT}", as_another_view)
+    tab.page.goto(f"{site.url}/dashboard/{TENANT}#key={site.key}")
+    tab.page.wait_for_load_state("networkidle")
+    assert stats_requests == [] and tab.page.evaluate("document.body.dataset.state") == "loading"
+    assert tab.page.locator("#trend-chart svg").count() == 0
+
+    tab = _open(open_tab, f"{site.url}/dashboard/{TENANT}#key={site.key}", VIEWPORTS[0])
+    wide = tab.page.evaluate("document.querySelector('#trend-chart svg').viewBox.baseVal.width")
+    tab.page.set_viewport_size({"width": VIEWPORTS[1][0], "height": VIEWPORTS[1][1]})
+    deadline = time.monotonic() + 5  # the page's CSP forbids wait_for_function's eval: poll
+    while True:
+        drawn, shown = tab.page.evaluate("""() => { const svg = document.querySelector('#trend-chart svg');
+            return [svg.viewBox.baseVal.width, svg.getBoundingClientRect().width]; }""")
+        if drawn < wide or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert abs(drawn - shown) <= 1  # drawn again at its new real width: text at its real size
+    _assert_readable(tab)

@@ -201,8 +201,16 @@
 
   // -- rendering ----------------------------------------------------------------------
   var shown = null; // the last figures drawn, to redraw the width-bound chart on a resize
+  var shownAs = null; // ... and all that was drawn, as JSON
 
+  // Draws the figures, unless they are what the page already shows: a refresh that changes
+  // nothing (the stats' 304) leaves the page alone, the keyboard focus and the expanded
+  // ticket lists included. One that does keeps the focus on the same link.
   function render(stats, runs, alerts, status) {
+    var drawing = JSON.stringify([stats, runs, alerts, status]);
+    if (drawing === shownAs) { return; }
+    shownAs = drawing;
+    var focused = document.activeElement;
     setFigure("generated_at", stats.generated_at, formatTime(stats.generated_at));
     var run = stats.as_of_run;
     setFigure("as_of_run", run ? run.job_id : "",
@@ -244,6 +252,14 @@
     }), "No signals yet.");
     atRiskTable(stats);
     runsTable(runs);
+    if (focused && !focused.isConnected && focused.dataset.link) { refocus(focused.dataset.link, focused.dataset.key); }
+  }
+
+  function refocus(link, key) {
+    var nodes = document.querySelectorAll('[data-link="' + CSS.escape(link) + '"]');
+    for (var i = 0; i < nodes.length; i++) {
+      if (!nodes[i].hidden && (key === undefined || nodes[i].dataset.key === key)) { nodes[i].focus(); return; }
+    }
   }
 
   function setFigure(field, value, text) {
@@ -256,7 +272,7 @@
 
   // One breakdown (by_status, ...): the usual values in their order, then any other the
   // tenant's data holds; each bar links to the list filtered by that value (but for another
-// source than the one the page shows: its bar is an empty one, with no list to open).
+  // source than the one the page shows: its bar is an empty one, with no list to open).
   function breakdown(stats, containerId, field, order, kind) {
     var counts = stats[field];
     var keys = order.slice();
@@ -404,7 +420,7 @@
       body.appendChild(el("tr", { "data-field": "at_risk_customers", "data-key": id,
                                   "data-high": String(customer.high_urgency_count),
                                   "data-negative": String(customer.negative_count) }, [
-        el("td", {}, [el("a", { href: customerHref(id), "class": "customer", "data-link": "customer" },
+        el("td", {}, [el("a", { href: customerHref(id), "class": "customer", "data-link": "customer", "data-key": id },
                          [el("code", {}, id)])]),
         el("td", { "class": "num" }, [countLink(stats, { customer_id: id, urgency: "high" },
                                                 customer.high_urgency_count, "customer_high")]),
