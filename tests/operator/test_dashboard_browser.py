@@ -21,7 +21,6 @@ import subprocess
 import sys
 import time
 import uuid
-from pathlib import Path
 from urllib.parse import parse_qsl, quote, urlsplit
 
 import pytest
@@ -51,8 +50,11 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 # -- the service, once for the module -------------------------------------------------------
 class Site:
+    """The service under gunicorn, its mock upstream, and tenant_a's key (``key``)."""
+
     def __init__(self, service: GunicornService, mock: MockUpstreamServer):
         self.service, self.mock, self.url = service, mock, service.url
+        self.key = ""
 
     def get(self, path: str, key: str, **params) -> dict:
         response = requests.get(self.url + path, params=params, headers={"Authorization": f"Bearer {key}"},
