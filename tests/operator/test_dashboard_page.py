@@ -47,6 +47,8 @@ def test_every_view_is_an_html_page_that_runs_only_the_services_own_scripts(clie
     assert re.findall(r'<script src="/static/([^"]+)"', html) == scripts
     assert re.findall(r'<link rel="stylesheet" href="/static/([^"]+)"', html) == ["dashboard.css", "views.css"]
     assert "<script>" not in html and " on" + "click=" not in html  # nothing inline: the CSP would refuse it
+    # data:, is an empty icon: no /favicon.ico request (a 401 in the console in keys mode).
+    assert '<link rel="icon" href="data:,">' in html
     for asset in [f"/static/{name}" for name in scripts] + ["/static/dashboard.css", "/static/views.css"]:
         served = client.get(asset)
         assert served.status_code == 200 and served.mimetype in ("text/javascript", "text/css"), asset

@@ -102,13 +102,15 @@ def test_a_stalled_worker_is_reaped_and_when_it_wakes_it_writes_nothing(make_app
     mock_upstream.admin("POST", "/admin/faults", json={"latency_s": 0.03})  # pages slow enough to stop between
     stalled_job = stalled.ingestion.start(TENANT)["job_id"]
     poll(lambda: stalled.ingestion.get(stalled_job)["processed_pages"] >= 2, 20, 0.005, "two pages")
+    # The other worker is up before the stall: building an app takes a second or more on a
+    # busy machine, which must not eat into the hang (the stalled job would wake first).
+    survivor = get_runtime(make_app(clock=fake_clock, external_page_size=10))
     # Its next upstream call hangs (a GC pause, SIGSTOP, a frozen VM) for longer than it
     # takes the lease to lapse on the clock and another worker to take over.
-    mock_upstream.admin("POST", "/admin/faults", json={"latency_s": 1.0, "latency_next": 1})
+    mock_upstream.admin("POST", "/admin/faults", json={"latency_s": 2.0, "latency_next": 1})
     poll(lambda: mock_upstream.admin("GET", "/admin/faults")["latency_next"] == 0, 10, 0.005, "the call to hang")
     fake_clock.advance(stalled.settings.lock_ttl_s + 1)
 
-    survivor = get_runtime(make_app(clock=fake_clock, external_page_size=10))
     assert survivor.ingestion.reap() == 1
     assert survivor.ingestion.get(stalled_job)["status"] == "abandoned"
     record = wait_for_job(survivor, survivor.ingestion.start(TENANT)["job_id"])

@@ -11,6 +11,12 @@
  *   address (?range=7d&source=email), so a link or a reload shows the same view. The
  *   open backlog comes first; the header says which run the figures are as of, and
  *   whether a sync is running now.
+ * - Every figure people act on is a link to the view that lists it (the URL is the state:
+ *   plain links, full page loads): a KPI, a breakdown bar, a keyword or signal to the
+ *   ticket list with that filter (and the range and source the figure is scoped to), an
+ *   at-risk customer to the customer view, a ticket chip to the ticket view.
+ * - Readable at any width: charts are drawn at their container's real width (again when it
+ *   changes), sizes are never negative, and a chart's labels are thinned so none overlaps.
  * - Data from the API is only ever written with textContent or as attributes: never parsed
  *   as HTML.
  * - Every figure carries data-field (and data-key / data-value for list items), so tests
@@ -18,6 +24,8 @@
  */
 (function () {
   "use strict";
+  // The shell serves every view of the dashboard (body data-view); this script draws the overview.
+  if ((document.body.dataset.view || "overview") !== "overview") { return; }
 
   var SVG_NS = "http://www.w3.org/2000/svg";
   var root = document.getElementById("dashboard");
@@ -103,8 +111,60 @@
     });
   }
 
+  // -- links to the other views ---------------------------------------------------------
+  var viewBase = "/dashboard/" + enc(tenant);
+
+  function ticketListHref(filters) {
+    var query = new URLSearchParams(filters).toString();
+    return viewBase + "/tickets" + (query ? "?" + query : "");
+  }
+  function ticketHref(id) { return viewBase + "/tickets/" + enc(id); }
+  function customerHref(id) { return viewBase + "/customers/" + enc(id); }
+
+  // The list filters a figure is scoped to: the range the stats used (its end is exclusive,
+  // the list's created_to inclusive) and the source. A link's own filters come first.
+  function scoped(stats, filters) {
+    var all = {};
+    Object.keys(filters).forEach(function (name) { all[name] = filters[name]; });
+    if (stats.range.from) { all.created_from = stats.range.from; }
+    if (stats.range.to) { all.created_to = new Date(Date.parse(stats.range.to) - 1).toISOString(); }
+    if (stats.source && !all.source) { all.source = stats.source; }
+    return all;
+  }
+
+  // Each KPI card (templates/dashboard.html, data-link="kpi:<name>"): its list filters and
+  // the count of tickets it stands for (that list's total).
+  var KPI_LINKS = {
+    "open": [{ open: "true" }, function (s) { return s.open.total; }],
+    "open_high_urgency": [{ urgency: "high", open: "true" }, function (s) { return s.open.high_urgency_count; }],
+    "open_requires_action": [{ requires_action: "true", open: "true" },
+                             function (s) { return s.open.requires_action_count; }],
+    "total": [{}, function (s) { return s.total_tickets; }],
+    "high_urgency": [{ urgency: "high" }, function (s) { return s.by_urgency.high || 0; }],
+    "negative": [{ sentiment: "negative" }, function (s) { return s.by_sentiment.negative || 0; }],
+    "requires_action": [{ requires_action: "true" }, function (s) { return s.requires_action_count; }]
+  };
+
+  function linkKpis(stats) {
+    Object.keys(KPI_LINKS).forEach(function (name) {
+      var link = document.querySelector('[data-link="kpi:' + name + '"]');
+      link.href = ticketListHref(scoped(stats, KPI_LINKS[name][0]));
+      link.dataset.count = String(KPI_LINKS[name][1](stats));
+    });
+  }
+
   // -- rendering ----------------------------------------------------------------------
+  var shown = null; // the last figures drawn, to redraw the width-bound chart on a resize
+  var shownAs = null; // ... and all that was drawn, as JSON
+
+  // Draws the figures, unless they are what the page already shows: a refresh that changes
+  // nothing (the stats' 304) leaves the page alone, the keyboard focus and the expanded
+  // ticket lists included. One that does keeps the focus on the same link.
   function render(stats, runs, alerts, status) {
+    var drawing = JSON.stringify([stats, runs, alerts, status]);
+    if (drawing === shownAs) { return; }
+    shownAs = drawing;
+    var focused = document.activeElement;
     setFigure("generated_at", stats.generated_at, formatTime(stats.generated_at));
     var run = stats.as_of_run;
     setFigure("as_of_run", run ? run.job_id : "",
@@ -125,17 +185,35 @@
     setFigure("requires_action_count", stats.requires_action_count, formatCount(stats.requires_action_count));
     setFigure("alerts.pending", alerts.pending, formatCount(alerts.pending));
     setFigure("alerts.dead", alerts.dead, formatCount(alerts.dead));
+    linkKpis(stats);
 
+    shown = stats;
     trendChart(document.getElementById("trend-chart"), stats.hourly_trend);
-    breakdown("chart-status", "by_status", stats.by_status, ORDERS.status, "status");
-    breakdown("chart-urgency", "by_urgency", stats.by_urgency, ORDERS.urgency, "urgency");
-    breakdown("chart-sentiment", "by_sentiment", stats.by_sentiment, ORDERS.sentiment, "sentiment");
-    breakdown("chart-source", "by_source", stats.by_source, ORDERS.source, "source");
-    barChart(document.getElementById("chart-keywords"), "top_keywords", stats.top_keywords.map(function (row) {
-      return { key: row.keyword, label: row.keyword, value: row.count, cls: "keyword" };
-    }), { labelWidth: 150, empty: "No keywords matched yet." });
-    atRiskTable(stats.at_risk_customers);
+    breakdown(stats, "chart-status", "by_status", ORDERS.status, "status");
+    breakdown(stats, "chart-urgency", "by_urgency", ORDERS.urgency, "urgency");
+    breakdown(stats, "chart-sentiment", "by_sentiment", ORDERS.sentiment, "sentiment");
+    breakdown(stats, "chart-source", "by_source", ORDERS.source, "source");
+    barList(document.getElementById("chart-keywords"), "top_keywords", stats.top_keywords.map(function (row) {
+      return { key: row.keyword, value: row.count, cls: "keyword",
+               href: ticketListHref(scoped(stats, { keyword: row.keyword })) };
+    }), "No keywords matched yet.");
+    // Signals (the rules' categories) come with a newer API: shown when the stats have them.
+    var signals = stats.top_signals;
+    document.getElementById("signals-panel").hidden = !signals;
+    barList(document.getElementById("chart-signals"), "top_signals", (signals || []).map(function (row) {
+      return { key: row.signal, value: row.count, cls: "signal",
+               href: ticketListHref(scoped(stats, { signal: row.signal })) };
+    }), "No signals yet.");
+    atRiskTable(stats);
     runsTable(runs);
+    if (focused && !focused.isConnected && focused.dataset.link) { refocus(focused.dataset.link, focused.dataset.key); }
+  }
+
+  function refocus(link, key) {
+    var nodes = document.querySelectorAll('[data-link="' + CSS.escape(link) + '"]');
+    for (var i = 0; i < nodes.length; i++) {
+      if (!nodes[i].hidden && (key === undefined || nodes[i].dataset.key === key)) { nodes[i].focus(); return; }
+    }
   }
 
   function setFigure(field, value, text) {
@@ -146,84 +224,128 @@
     }
   }
 
-  function breakdown(containerId, field, counts, order, kind) {
+  // One breakdown (by_status, ...): the usual values in their order, then any other the
+  // tenant's data holds; each bar links to the list filtered by that value (but for another
+  // source than the one the page shows: its bar is an empty one, with no list to open).
+  function breakdown(stats, containerId, field, order, kind) {
+    var counts = stats[field];
     var keys = order.slice();
     Object.keys(counts).sort().forEach(function (key) { if (keys.indexOf(key) < 0) { keys.push(key); } });
     var total = keys.reduce(function (sum, key) { return sum + (counts[key] || 0); }, 0);
-    barChart(document.getElementById(containerId), field, keys.map(function (key) {
-      return { key: key, label: key, value: counts[key] || 0, cls: kind + "-" + key, total: total };
-    }), { labelWidth: 78, empty: null });
+    barList(document.getElementById(containerId), field, keys.map(function (key) {
+      var filter = {};
+      filter[kind] = key;
+      var elsewhere = kind === "source" && stats.source && key !== stats.source;
+      return { key: key, value: counts[key] || 0, cls: kind + "-" + key, total: total,
+               href: elsewhere ? null : ticketListHref(scoped(stats, filter)) };
+    }), null);
   }
 
-  // Horizontal bars: one row per item, label, bar scaled to the largest, count (and share).
-  function barChart(container, field, rows, options) {
+  // Horizontal bars as links, one row each: label, bar scaled to the largest, count (and
+  // share). Laid out by CSS (a grid row per bar), so label, bar and count never overlap.
+  function barList(container, field, rows, empty) {
     clear(container);
     if (!rows.length) {
-      container.appendChild(el("p", { "class": "empty" }, options.empty || "Nothing yet."));
+      container.appendChild(el("p", { "class": "empty" }, empty || "Nothing yet."));
       return;
     }
-    // Drawn at the container's own width, so text keeps its real size in any column.
-    var width = pixelWidth(container, 420), rowHeight = 26, labelWidth = options.labelWidth, valueWidth = 84;
-    var barWidth = width - labelWidth - valueWidth;
     var max = Math.max.apply(null, rows.map(function (row) { return row.value; }).concat([1]));
-    var svg = svgEl("svg", { viewBox: "0 0 " + width + " " + rows.length * rowHeight, role: "img",
-                             "class": "bars", preserveAspectRatio: "xMinYMin meet" });
-    rows.forEach(function (row, i) {
-      var y = i * rowHeight;
-      var g = svgEl("g", { "data-field": field, "data-key": row.key, "data-value": String(row.value) });
-      g.appendChild(svgEl("title", {}, row.label + ": " + formatCount(row.value)));
-      g.appendChild(svgEl("text", { x: 0, y: y + 17, "class": "label" }, truncate(row.label, 22)));
-      g.appendChild(svgEl("rect", { x: labelWidth, y: y + 5, width: barWidth, height: 16, rx: 3, "class": "track" }));
-      var w = row.value > 0 ? Math.max(2, barWidth * row.value / max) : 0;
-      g.appendChild(svgEl("rect", { x: labelWidth, y: y + 5, width: w, height: 16, rx: 3, "class": "bar " + (row.cls || "") }));
+    container.appendChild(el("ul", { "class": "bars" }, rows.map(function (row) {
       var text = formatCount(row.value);
       if (row.total) { text += " · " + Math.round(100 * row.value / row.total) + "%"; }
-      g.appendChild(svgEl("text", { x: width, y: y + 17, "class": "value", "text-anchor": "end" }, text));
-      svg.appendChild(g);
-    });
-    container.appendChild(svg);
+      var fill = el("span", { "class": "fill " + row.cls });
+      // Through the CSSOM: the page's CSP refuses style attributes.
+      fill.style.width = (row.value > 0 ? Math.max(1, 100 * row.value / max) : 0) + "%";
+      var attrs = { "class": "bar-row", title: row.key + ": " + formatCount(row.value), "data-field": field,
+                    "data-key": row.key, "data-value": String(row.value) };
+      if (row.href) {
+        attrs.href = row.href;
+        attrs["data-link"] = field + ":" + row.key;
+        attrs["data-count"] = String(row.value);
+      }
+      return el("li", {}, [el(row.href ? "a" : "div", attrs, [el("span", { "class": "label" }, row.key), el("span", { "class": "track" }, [fill]),
+          el("span", { "class": "value" }, text)])]);
+    })));
   }
 
-  // Columns for the 24 hourly buckets, oldest first; the current hour is highlighted.
+  // Columns for the 24 hourly buckets, oldest first; the current hour is highlighted. Drawn
+  // at the container's width in CSS pixels (1 unit = 1 px), so text keeps its size, and
+  // labels are placed only where they overlap no other.
   function trendChart(container, trend) {
     clear(container);
-    var width = pixelWidth(container, 1160), height = 230, left = 44, right = 8, top = 16, bottom = 30;
+    var width = Math.max(160, pixelWidth(container)), height = 230, left = 44, right = 8, top = 18, bottom = 30;
     var plotW = width - left - right, plotH = height - top - bottom;
     var max = niceCeiling(Math.max.apply(null, trend.map(function (b) { return b.count; }).concat([1])));
     var slot = plotW / Math.max(trend.length, 1);
-    var svg = svgEl("svg", { viewBox: "0 0 " + width + " " + height, role: "img", "class": "trend",
-                             "aria-label": "Tickets created per hour over the last 24 hours" });
+    var svg = svgEl("svg", { viewBox: "0 0 " + width + " " + height, width: width, height: height, role: "img",
+                             "class": "trend", "aria-label": "Tickets created per hour over the last 24 hours" });
+    container.appendChild(svg); // in the document first: each label is measured as it is placed
+    var labels = [];
     for (var t = 0; t <= 4; t++) {
       var value = max * t / 4;
       var y = top + plotH - plotH * t / 4;
       svg.appendChild(svgEl("line", { x1: left, x2: width - right, y1: y, y2: y, "class": t ? "grid" : "axis" }));
       if (value === Math.round(value)) {
-        svg.appendChild(svgEl("text", { x: left - 8, y: y + 4, "text-anchor": "end", "class": "tick" }, formatCount(value)));
+        placeLabel(svg, labels, { x: left - 8, y: y + 4, "text-anchor": "end", "class": "tick" }, formatCount(value));
       }
     }
-    trend.forEach(function (bucket, i) {
-      var h = plotH * bucket.count / max;
+    var centers = trend.map(function (bucket, i) {
+      var h = Math.max(0, plotH * bucket.count / max);
       var x = left + i * slot + slot * 0.15;
-      var current = i === trend.length - 1;
-      var bar = svgEl("rect", { x: x, y: top + plotH - h, width: slot * 0.7, height: h, rx: 2,
-                                "class": "col" + (current ? " current" : ""), "data-field": "hourly_trend",
+      var bar = svgEl("rect", { x: x, y: top + plotH - h, width: Math.max(0, slot * 0.7), height: h, rx: 2,
+                                "class": "col" + (i === trend.length - 1 ? " current" : ""), "data-field": "hourly_trend",
                                 "data-key": bucket.hour, "data-value": String(bucket.count) });
       bar.appendChild(svgEl("title", {}, formatHour(bucket.hour) + " UTC: " + formatCount(bucket.count) + " tickets"));
       svg.appendChild(bar);
-      if (bucket.count > 0) {
-        svg.appendChild(svgEl("text", { x: x + slot * 0.35, y: top + plotH - h - 4, "text-anchor": "middle",
-                                        "class": "colvalue" }, formatCount(bucket.count)));
-      }
-      if (i % 3 === 0 || current) {
-        svg.appendChild(svgEl("text", { x: x + slot * 0.35, y: height - 10, "text-anchor": "middle",
-                                        "class": "tick" + (current ? " now" : "") },
-                              current ? "now" : formatHour(bucket.hour)));
-      }
+      return { x: x + slot * 0.35, top: top + plotH - h };
     });
-    container.appendChild(svg);
+    // Hour labels every `step` hours counted back from "now", so the current hour always has
+    // its label and the others keep a regular rhythm at any width.
+    var last = trend.length - 1;
+    if (last >= 0) {
+      placeLabel(svg, labels, { x: centers[last].x, y: height - 10, "text-anchor": "middle", "class": "tick now" }, "now");
+      var step = labelStep(svg, slot, "00:00");
+      for (var i = last - step; i >= 0; i -= step) {
+        placeLabel(svg, labels, { x: centers[i].x, y: height - 10, "text-anchor": "middle", "class": "tick" },
+                   formatHour(trend[i].hour));
+      }
+    }
+    // Counts above the columns, newest first, wherever there is room (the title has them all).
+    for (var j = last; j >= 0; j--) {
+      if (trend[j].count > 0) {
+        placeLabel(svg, labels, { x: centers[j].x, y: centers[j].top - 4, "text-anchor": "middle", "class": "colvalue" },
+                   formatCount(trend[j].count));
+      }
+    }
   }
 
-  function atRiskTable(customers) {
+  // Adds a text to the chart unless its box would overlap one already placed or leave the
+  // chart; returns whether it did.
+  function placeLabel(svg, placed, attrs, text) {
+    var node = svg.appendChild(svgEl("text", attrs, text));
+    var box = node.getBBox(), gap = 3, viewWidth = svg.viewBox.baseVal.width;
+    var fits = box.x >= 0 && box.x + box.width <= viewWidth && placed.every(function (other) {
+      return box.x + box.width + gap <= other.x || other.x + other.width + gap <= box.x ||
+             box.y + box.height <= other.y || other.y + other.height <= box.y;
+    });
+    if (fits) { placed.push(box); } else { svg.removeChild(node); }
+    return fits;
+  }
+
+  // The fewest hours between two axis labels that leaves room for a label like `sample`.
+  function labelStep(svg, slot, sample) {
+    var probe = svg.appendChild(svgEl("text", { "class": "tick" }, sample));
+    var room = probe.getBBox().width + 8;
+    svg.removeChild(probe);
+    var steps = [1, 2, 3, 4, 6, 8, 12];
+    for (var i = 0; i < steps.length; i++) {
+      if (steps[i] * slot >= room) { return steps[i]; }
+    }
+    return 24;
+  }
+
+  function atRiskTable(stats) {
+    var customers = stats.at_risk_customers;
     var body = document.getElementById("at-risk");
     clear(body);
     if (!customers.length) {
@@ -231,34 +353,41 @@
       return;
     }
     customers.forEach(function (customer) {
-      var links = el("td", { "class": "chips" }, customer.ticket_ids.map(function (id, i) {
-        var link = el("a", { href: "/tickets/" + enc(id) + "?" + tenantQuery(), "class": "chip",
-                             "data-field": "at_risk_ticket", "data-customer": customer.customer_id, "data-key": id }, id);
+      var id = customer.customer_id;
+      var chips = el("div", { "class": "chips" }, customer.ticket_ids.map(function (ticketId, i) {
+        var link = el("a", { href: ticketHref(ticketId), "class": "chip", "data-link": "ticket",
+                             "data-field": "at_risk_ticket", "data-customer": id, "data-key": ticketId }, ticketId);
         link.hidden = i >= CHIPS_SHOWN;
-        link.addEventListener("click", function (event) {
-          event.preventDefault(); // the JSON needs the key: show it here instead
-          showTicket(id);
-        });
         return link;
       }));
       if (customer.ticket_ids.length > CHIPS_SHOWN) {
-        var more = el("button", { type: "button", "class": "chip more" },
+        var more = el("button", { type: "button", "class": "chip more", "aria-expanded": "false" },
                       "+" + (customer.ticket_ids.length - CHIPS_SHOWN) + " more");
         more.addEventListener("click", function () {
-          Array.prototype.forEach.call(links.querySelectorAll("a[hidden]"), function (a) { a.hidden = false; });
+          var hidden = chips.querySelectorAll("a[hidden]");
+          Array.prototype.forEach.call(hidden, function (a) { a.hidden = false; });
           more.remove();
+          hidden[0].focus(); // the keyboard goes on where the list went on
         });
-        links.appendChild(more);
+        chips.appendChild(more);
       }
-      body.appendChild(el("tr", { "data-field": "at_risk_customers", "data-key": customer.customer_id,
+      body.appendChild(el("tr", { "data-field": "at_risk_customers", "data-key": id,
                                   "data-high": String(customer.high_urgency_count),
                                   "data-negative": String(customer.negative_count) }, [
-        el("td", {}, [el("code", {}, customer.customer_id)]),
-        el("td", { "class": "num" }, formatCount(customer.high_urgency_count)),
-        el("td", { "class": "num" }, formatCount(customer.negative_count)),
-        links
+        el("td", {}, [el("a", { href: customerHref(id), "class": "customer", "data-link": "customer", "data-key": id },
+                         [el("code", {}, id)])]),
+        el("td", { "class": "num" }, [countLink(stats, { customer_id: id, urgency: "high" },
+                                                customer.high_urgency_count, "customer_high")]),
+        el("td", { "class": "num" }, [countLink(stats, { customer_id: id, sentiment: "negative" },
+                                                customer.negative_count, "customer_negative")]),
+        el("td", {}, [chips])
       ]));
     });
+  }
+
+  function countLink(stats, filters, count, name) {
+    return el("a", { href: ticketListHref(scoped(stats, filters)), "data-link": name + ":" + filters.customer_id,
+                     "data-count": String(count) }, formatCount(count));
   }
 
   function runsTable(runs) {
@@ -286,30 +415,6 @@
     });
   }
 
-  function showTicket(id) {
-    var panel = document.getElementById("ticket-panel");
-    document.getElementById("ticket-title").textContent = id;
-    var fields = document.getElementById("ticket-fields");
-    clear(fields);
-    document.getElementById("ticket-message").textContent = "Loading…";
-    panel.hidden = false;
-    api("/tickets/" + enc(id) + "?" + tenantQuery()).then(function (ticket) {
-      [["Subject", ticket.subject], ["Customer", ticket.customer_id], ["Status", ticket.status],
-       ["Urgency", ticket.urgency], ["Sentiment", ticket.sentiment], ["Source", ticket.source],
-       ["Requires action", ticket.requires_action ? "yes" : "no"],
-       ["Keywords", (ticket.keywords || []).join(", ") || "–"],
-       ["Created", formatTime(ticket.created_at)], ["Updated", formatTime(ticket.updated_at)]
-      ].forEach(function (pair) {
-        fields.appendChild(el("dt", {}, pair[0]));
-        fields.appendChild(el("dd", {}, pair[1] == null ? "–" : String(pair[1])));
-      });
-      document.getElementById("ticket-message").textContent = ticket.message || "";
-    }, function (error) {
-      document.getElementById("ticket-message").textContent =
-        error && error.status === 404 ? "This ticket is gone (deleted upstream)." : "Could not load the ticket.";
-    });
-  }
-
   // -- small helpers ------------------------------------------------------------------
   function el(tag, attrs, children) { return build(document.createElement(tag), attrs, children); }
   function svgEl(tag, attrs, children) { return build(document.createElementNS(SVG_NS, tag), attrs, children); }
@@ -324,9 +429,10 @@
     return node;
   }
 
-  function pixelWidth(node, fallback) {
-    var width = Math.round(node.getBoundingClientRect().width);
-    return width > 100 ? width : fallback;
+  // A node's content width in CSS pixels (0 while it is not laid out).
+  function pixelWidth(node) {
+    var style = window.getComputedStyle(node);
+    return Math.floor(node.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight)) || 0;
   }
 
   function clear(node) { while (node.firstChild) { node.removeChild(node.firstChild); } }
@@ -347,7 +453,6 @@
   function formatEnded(iso, today) {
     return String(iso).slice(0, 10) === String(today).slice(0, 10) ? formatHour(iso) : formatTime(iso);
   }
-  function truncate(text, n) { text = String(text); return text.length > n ? text.slice(0, n - 1) + "…" : text; }
 
   function formatDuration(seconds) {
     if (seconds < 60) { return seconds.toFixed(1) + " s"; }
@@ -368,7 +473,6 @@
     window.clearTimeout(refreshTimer);
     if (key) { load(); }
   });
-  document.getElementById("ticket-close").addEventListener("click", function () { hide("ticket-panel"); });
   document.getElementById("range").value = view.range;
   document.getElementById("source").value = view.source;
   document.getElementById("filters").addEventListener("change", function () {
@@ -377,6 +481,15 @@
     load();
   });
   document.getElementById("filters").addEventListener("submit", function (event) { event.preventDefault(); });
+
+  // The trend is drawn at its container's width: again when that changes (a rotated phone).
+  var resizeTimer = null;
+  window.addEventListener("resize", function () {
+    window.clearTimeout(resizeTimer);
+    resizeTimer = window.setTimeout(function () {
+      if (shown) { trendChart(document.getElementById("trend-chart"), shown.hourly_trend); }
+    }, 150);
+  });
 
   load();
 }());
