@@ -126,6 +126,7 @@ class DashboardSite:
 
     def __init__(self, service: GunicornService, mock: MockUpstreamServer):
         self.service, self.mock, self.url = service, mock, service.url
+        self.key = ""  # the tenant key a module's tests browse with (its site fixture sets it)
 
     def get(self, path: str, key: str, **params) -> dict:
         response = requests.get(self.url + path, params=params, headers={"Authorization": f"Bearer {key}"},
