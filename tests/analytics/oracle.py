@@ -8,14 +8,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ticketsvc.analytics.buckets import AT_RISK_MAX_TICKET_IDS, AT_RISK_MIN_TICKETS, TOP_AT_RISK
-from ticketsvc.analytics.stats import TOP_KEYWORDS, TREND_HOURS, StatsQuery, figures_from_rows
+from ticketsvc.analytics.stats import TOP_KEYWORDS, TOP_SIGNALS, TREND_HOURS, StatsQuery, figures_from_rows
 from ticketsvc.analytics.rollups import CLOSED_STATUSES, FLAGGED
 from ticketsvc.tickets.repository import TicketRepository
 
 _HIGH = {"$cond": [{"$eq": ["$urgency", "high"]}, 1, 0]}
 _NEGATIVE = {"$cond": [{"$eq": ["$sentiment", "negative"]}, 1, 0]}
 _FACET_FIELDS = ("external_id", "customer_id", "created_at", "status", "urgency", "sentiment",
-                 "source", "requires_action", "keywords")
+                 "source", "requires_action", "keywords", "signals")
 
 
 def criteria(query: StatsQuery) -> dict[str, Any]:
@@ -31,6 +31,16 @@ def criteria(query: StatsQuery) -> dict[str, Any]:
 def range_pipeline(repo: TicketRepository, query: StatsQuery) -> list[dict]:
     def count_by(name: str) -> list[dict]:
         return [{"$group": {"_id": f"${name}", "count": {"$sum": 1}}}]
+
+    def top(field: str, limit: int) -> list[dict]:
+        """Tickets per value of a list field, each value once per ticket."""
+        return [
+            {"$project": {"value": {"$setUnion": [{"$ifNull": [f"${field}", []]}, []]}}},
+            {"$unwind": "$value"},
+            {"$group": {"_id": "$value", "count": {"$sum": 1}}},
+            {"$sort": {"count": -1, "_id": 1}},
+            {"$limit": limit},
+        ]
 
     return [
         {"$match": repo.live(criteria(query))},
@@ -51,13 +61,8 @@ def range_pipeline(repo: TicketRepository, query: StatsQuery) -> list[dict]:
             "by_urgency": count_by("urgency"),
             "by_sentiment": count_by("sentiment"),
             "by_source": count_by("source"),
-            "top_keywords": [
-                {"$project": {"keyword": {"$setUnion": [{"$ifNull": ["$keywords", []]}, []]}}},
-                {"$unwind": "$keyword"},
-                {"$group": {"_id": "$keyword", "count": {"$sum": 1}}},
-                {"$sort": {"count": -1, "_id": 1}},
-                {"$limit": TOP_KEYWORDS},
-            ],
+            "top_keywords": top("keywords", TOP_KEYWORDS),
+            "top_signals": top("signals", TOP_SIGNALS),
             "at_risk_customers": [
                 {"$match": {**FLAGGED, "customer_id": {"$ne": None}}},
                 {"$group": {
@@ -125,4 +130,4 @@ def oracle_stats(database, query: StatsQuery, hour: datetime) -> dict[str, Any]:
 
 FIGURES = ("total_tickets", "by_status", "by_urgency", "by_sentiment", "by_source", "urgency_high_ratio",
            "negative_sentiment_ratio", "requires_action_count", "open", "hourly_trend", "top_keywords",
-           "at_risk_customers")
+           "top_signals", "at_risk_customers")

@@ -48,6 +48,7 @@ class _Classification:
     keywords: tuple
     reasons: tuple
     version: str
+    signals: tuple
 
 
 class WordClassifier:
@@ -64,7 +65,9 @@ class WordClassifier:
             urgency = "high"
         sentiment = next((w for w in words if w in ("negative", "neutral", "positive")), "neutral")
         keywords = tuple(w for w in words if w.startswith("kw-"))
-        return _Classification(urgency, sentiment, "act" in words, keywords, (f"urgency: {urgency}",), self.version)
+        signals = tuple(w for w in words if w.startswith("sig-"))
+        return _Classification(urgency, sentiment, "act" in words, keywords, (f"urgency: {urgency}",), self.version,
+                               signals)
 
 
 ticket_fields = st.fixed_dictionaries({
@@ -73,7 +76,8 @@ ticket_fields = st.fixed_dictionaries({
     "status": st.sampled_from(["open", "pending", "resolved", "closed", "on hold"]),
     "source": st.sampled_from(["email", "chat", "fax"]),
     "customer_id": st.sampled_from(["c1", "c2", "c3"]),
-    "words": st.lists(st.sampled_from(["high", "medium", "negative", "positive", "act", "kw-refund", "kw-login"]),
+    "words": st.lists(st.sampled_from(["high", "medium", "negative", "positive", "act", "kw-refund", "kw-login",
+                                       "sig-refund", "sig-outage"]),
                       max_size=4),
     "tenant": st.sampled_from([TENANT, TENANT, TENANT, OTHER]),
 })

@@ -7,7 +7,7 @@ import pytest
 
 from analytics.stats_data import NOW, acme_tickets
 from analytics.oracle import at_risk_ticket_ids_pipeline, range_pipeline, trend_pipeline
-from ticketsvc.analytics.rollups import cells_pipeline, customers_pipeline, keywords_pipeline
+from ticketsvc.analytics.rollups import TERM_FIELDS, cells_pipeline, customers_pipeline, terms_pipeline
 from ticketsvc.analytics.stats import StatsQuery, hour_start
 from ticketsvc.tickets.repository import TicketRepository
 
@@ -27,7 +27,9 @@ def _pipelines(database):
             trend_pipeline(repo, hour_start(NOW)),
             at_risk_ticket_ids_pipeline(repo, StatsQuery("acme"), ["c-a", "c-c"]),
             *[make(repo, NOW.replace(day=1, hour=0, minute=0, second=0), NOW) for make in
-              (cells_pipeline, keywords_pipeline, customers_pipeline)]]
+              (cells_pipeline, customers_pipeline)],
+            *[terms_pipeline(repo, NOW.replace(day=1, hour=0, minute=0, second=0), NOW, name)
+              for name in TERM_FIELDS]]
 
 
 def test_pushed_down_pipelines_give_the_engines_own_results(database, raw_tickets):

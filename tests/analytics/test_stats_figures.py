@@ -9,7 +9,7 @@ from analytics.stats_data import NOW, acme_tickets, at, ticket_doc
 STATS_KEYS = [
     "tenant_id", "total_tickets", "by_status", "by_urgency", "by_sentiment", "by_source",
     "urgency_high_ratio", "negative_sentiment_ratio", "requires_action_count", "hourly_trend",
-    "top_keywords", "at_risk_customers", "open", "as_of_run", "source", "range", "generated_at",
+    "top_keywords", "top_signals", "at_risk_customers", "open", "as_of_run", "source", "range", "generated_at",
 ]
 FIRST_TREND_HOUR = at("2026-03-09T15:00")
 
@@ -78,6 +78,14 @@ def test_top_keywords_count_each_keyword_once_per_ticket_ties_by_keyword(stats_c
     ]
 
 
+def test_top_signals_count_each_signal_once_per_ticket_ties_by_signal(stats_client, reference):
+    # outage: t1, t3, t9; refund: t2, t4 (listed twice on t4, counted once); d1 is deleted.
+    assert _stats(stats_client)["top_signals"] == [
+        {"signal": "outage", "count": 3}, {"signal": "billing_problem", "count": 2},
+        {"signal": "refund", "count": 2}, {"signal": "access_problem", "count": 1},
+    ]
+
+
 def test_at_risk_customers_need_two_flagged_tickets_and_list_them_newest_first(stats_client, reference):
     # c-b has one flagged ticket (t3); c-a's deleted d1 and globex's c-a tickets do not count.
     assert _stats(stats_client)["at_risk_customers"] == [
@@ -99,6 +107,7 @@ def test_another_tenant_sees_only_its_own_tickets(stats_client, reference):
     assert body["total_tickets"] == 5
     assert body["by_urgency"] == {"high": 5, "medium": 0, "low": 0}
     assert body["top_keywords"] == [{"keyword": "zeppelin", "count": 5}]
+    assert body["top_signals"] == [{"signal": "legal_threat", "count": 5}]
     assert [c["ticket_ids"] for c in body["at_risk_customers"]] == [["t1", "t2", "t3", "t4", "t5"]]
     assert body["hourly_trend"][-1] == {"hour": "2026-03-10T14:00:00Z", "count": 5}
 
@@ -150,6 +159,8 @@ def test_date_range_applies_to_every_range_figure(stats_client, reference):
     assert body["requires_action_count"] == 2
     assert body["top_keywords"] == [{"keyword": "outage", "count": 2}, {"keyword": "refund", "count": 2},
                                     {"keyword": "login", "count": 1}]
+    assert body["top_signals"] == [{"signal": "outage", "count": 2}, {"signal": "access_problem", "count": 1},
+                                   {"signal": "billing_problem", "count": 1}, {"signal": "refund", "count": 1}]
     assert body["at_risk_customers"] == [
         {"customer_id": "c-a", "high_urgency_count": 2, "negative_count": 1, "ticket_ids": ["t2", "t1"]}]
 

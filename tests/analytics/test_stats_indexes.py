@@ -7,7 +7,7 @@ from datetime import timedelta
 from analytics.stats_data import NOW, at, ticket_doc
 from conftest import real_mongo_required
 from support import plan_stages
-from ticketsvc.analytics.rollups import cells_pipeline, customers_pipeline, keywords_pipeline
+from ticketsvc.analytics.rollups import TERM_FIELDS, cells_pipeline, customers_pipeline, terms_pipeline
 from ticketsvc.analytics.buckets import at_risk_pipeline, at_risk_ticket_ids_pipeline
 from ticketsvc.analytics.stats import StatsQuery, figures_pipeline, hour_start, plan_range, trend_pipeline
 from ticketsvc.storage import INDEXES
@@ -37,8 +37,9 @@ def _read_pipelines():
 def _refresh_pipelines(database):
     repo = TicketRepository(database, "acme")
     start = at("2026-03-01T00:00")
-    return [make(repo, start, start + timedelta(days=3)) for make in
-            (cells_pipeline, keywords_pipeline, customers_pipeline)]
+    end = start + timedelta(days=3)
+    return ([make(repo, start, end) for make in (cells_pipeline, customers_pipeline)]
+            + [terms_pipeline(repo, start, end, name) for name in TERM_FIELDS])
 
 
 def test_every_stats_read_addresses_rollups_by_id_and_tenant():

@@ -1,6 +1,8 @@
-"""The two rankings of the stats: at-risk customers (worst first) and top keywords, with
-their ties, limits and edge cases."""
+"""The rankings of the stats: at-risk customers (worst first), top keywords and top
+signals, with their ties, limits and edge cases."""
 from datetime import timedelta
+
+import pytest
 
 from analytics.stats_data import at, ticket_doc
 
@@ -59,24 +61,30 @@ def test_at_risk_ticket_ids_are_the_newest_twenty_flagged_ids_ties_by_id(stats_c
     assert kim["ticket_ids"] == ["k98", "k99"] + [f"k{n:02d}" for n in range(24, 6, -1)]
 
 
-# -- top keywords -----------------------------------------------------------------------------
-def test_top_keywords_keep_ten_and_break_ties_at_the_cut_by_keyword(stats_client, seed_tickets):
+# -- top keywords and top signals (the same ranking of two list fields) ------------------------
+TERMS = pytest.mark.parametrize("field, ranking, name", [("keywords", "top_keywords", "keyword"),
+                                                         ("signals", "top_signals", "signal")])
+
+
+@TERMS
+def test_top_terms_keep_ten_and_break_ties_at_the_cut_by_name(stats_client, seed_tickets, field, ranking, name):
     # kw00 on 12 tickets ... kw08 on 4, then kw09, kw10, kw11 on one ticket each: the tenth
     # place goes to kw09 (alphabetically first of the tied).
     docs = []
     for rank in range(9):
-        docs += [_ticket(f"r{rank}-{n}", "x", keywords=[f"kw{rank:02d}"]) for n in range(12 - rank)]
-    docs.append(_ticket("tail", "x", keywords=["kw11", "kw10", "kw09"]))
+        docs += [_ticket(f"r{rank}-{n}", "x", **{field: [f"kw{rank:02d}"]}) for n in range(12 - rank)]
+    docs.append(_ticket("tail", "x", **{field: ["kw11", "kw10", "kw09"]}))
     seed_tickets(*docs)
-    top = _stats(stats_client)["top_keywords"]
-    assert top == [{"keyword": f"kw{r:02d}", "count": 12 - r} for r in range(9)] + [{"keyword": "kw09", "count": 1}]
+    top = _stats(stats_client)[ranking]
+    assert top == [{name: f"kw{r:02d}", "count": 12 - r} for r in range(9)] + [{name: "kw09", "count": 1}]
 
 
-def test_tickets_without_keywords_count_towards_no_keyword(stats_client, seed_tickets):
+@TERMS
+def test_tickets_without_the_field_count_towards_none(stats_client, seed_tickets, field, ranking, name):
     missing = _ticket("m1", "x")
-    del missing["keywords"]
-    seed_tickets(missing, _ticket("m2", "x", keywords=None), _ticket("m3", "x", keywords=[]),
-                 _ticket("m4", "x", keywords=["refund"]))
+    del missing[field]
+    seed_tickets(missing, _ticket("m2", "x", **{field: None}), _ticket("m3", "x", **{field: []}),
+                 _ticket("m4", "x", **{field: ["refund"]}))
     body = _stats(stats_client)
     assert body["total_tickets"] == 4
-    assert body["top_keywords"] == [{"keyword": "refund", "count": 1}]
+    assert body[ranking] == [{name: "refund", "count": 1}]

@@ -24,7 +24,8 @@ def _db(database, *argv):
 def _seed(database):
     database.prepare()
     database.tickets.insert_many([
-        stored_ticket(tenant, f"t{i}", NOW.replace(day=1 + i), urgency="high", customer_id=f"c{i % 2}")
+        stored_ticket(tenant, f"t{i}", NOW.replace(day=1 + i), urgency="high", customer_id=f"c{i % 2}",
+                      keywords=["not received"], signals=["refund", "outage"][:1 + i % 2])
         for tenant in ("acme", "globex") for i in range(6)])
 
 
@@ -45,6 +46,19 @@ def test_rebuild_rollups_builds_every_tenant_from_its_tickets(database):
     assert out.startswith("acme: ") and "globex: " in out and "2 tenant(s)" in err
     for tenant in ("acme", "globex"):
         assert _figures(database, tenant) == _oracle(database, tenant)
+    assert _figures(database, "acme")["top_signals"] == [{"signal": "refund", "count": 6},
+                                                         {"signal": "outage", "count": 3}]
+
+
+def test_rebuild_rollups_counts_signals_into_rollups_written_before_them(database):
+    _seed(database)
+    _db(database, "rebuild-rollups")
+    for bucket in database.stats_rollups.find({"tenant_id": "acme"}):
+        bucket["sources"] = [{k: v for k, v in figures.items() if k != "signals"} for figures in bucket["sources"]]
+        database.stats_rollups.replace_one({"_id": bucket["_id"], "tenant_id": "acme"}, bucket)
+    assert _figures(database, "acme")["top_signals"] == []
+    _db(database, "rebuild-rollups", "--tenant", "acme")
+    assert _figures(database, "acme") == _oracle(database, "acme")
 
 
 def test_rebuild_rollups_of_one_tenant_leaves_the_others_alone(database):

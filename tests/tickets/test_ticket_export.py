@@ -54,16 +54,17 @@ def test_export_takes_the_listings_filters(client, many):
 
 
 def test_csv_export_has_a_header_and_one_row_per_ticket(client, seed):
-    seed.ticket("acme", "t1", subject="Refund, \"now\"\nplease", keywords=["refund", "billing"],
-                requires_action=True, classification={"reasons": [], "version": "v9"})
+    seed.ticket("acme", "t1", subject="Refund, \"now\"\nplease", keywords=["refund", "not received"],
+                signals=["refund", "billing_problem"], requires_action=True,
+                classification={"reasons": [], "version": "v9"})
     response = client.get("/tickets/export?tenant_id=acme&format=csv")
     assert response.status_code == 200 and response.mimetype == "text/csv"
     assert response.headers["Content-Disposition"] == 'attachment; filename="tickets-acme.csv"'
     rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True), newline="")))
     assert len(rows) == 1
     row = rows[0]
-    assert (row["id"], row["subject"], row["keywords"], row["requires_action"]) == (
-        "t1", "Refund, \"now\"\nplease", "refund; billing", "true")
+    assert (row["id"], row["subject"], row["keywords"], row["signals"], row["requires_action"]) == (
+        "t1", "Refund, \"now\"\nplease", "refund; not received", "refund; billing_problem", "true")
     assert (row["classification_version"], row["created_at"]) == ("v9", "2026-03-01T12:00:00Z")
 
 
@@ -80,13 +81,30 @@ def test_an_export_with_no_match_is_empty_not_an_error(client):
     csv_only_header = client.get("/tickets/export?tenant_id=nobody&format=csv").get_data(as_text=True)
     assert csv_only_header.splitlines() == [",".join(("id", "tenant_id", "source", "customer_id", "subject",
                                                       "message", "status", "created_at", "updated_at", "urgency",
-                                                      "sentiment", "requires_action", "keywords",
+                                                      "sentiment", "requires_action", "keywords", "signals",
                                                       "classification_version", "ingested_at", "synced_at"))]
+
+
+def test_export_takes_the_keyword_and_signal_filters(client, seed):
+    seed.tickets(seed.doc("acme", "t1", keywords=["not received"], signals=["refund"]),
+                 seed.doc("acme", "t2", keywords=["refund"], signals=["refund", "outage"],
+                          created_at=T0 + timedelta(hours=1)),
+                 seed.doc("acme", "t3", keywords=["not received"], signals=["outage"],
+                          created_at=T0 + timedelta(hours=2)))
+    for query, expected in (("signal=refund", ["t2", "t1"]), ("keyword=not%20received", ["t3", "t1"]),
+                            ("keyword=not%20received&signal=refund&format=csv", ["t1"])):
+        exported = client.get(f"/tickets/export?tenant_id=acme&{query}").get_data(as_text=True)
+        if "format=csv" in query:
+            ids = [row["id"] for row in csv.DictReader(io.StringIO(exported, newline=""))]
+        else:
+            ids = [json.loads(line)["id"] for line in exported.splitlines()]
+        assert ids == expected, query
 
 
 @pytest.mark.parametrize("query,field", [
     ("format=xlsx", "format"), ("status=bogus", "status"), ("source=fax", "source"), ("page=2", "page"),
-    ("q=%21%21", "q"), ("created_to=soon", "created_to"), ("formt=csv", "formt"),
+    ("q=%21%21", "q"), ("created_to=soon", "created_to"), ("formt=csv", "formt"), ("signal=refunds", "signal"),
+    ("keyword=", "keyword"),
 ])
 def test_bad_export_query_is_a_json_422_naming_the_field_before_any_row(client, seed, query, field):
     seed.ticket("acme", "t1")

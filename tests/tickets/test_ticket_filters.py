@@ -1,10 +1,14 @@
-"""GET /tickets: the filters of issue 18 (customer_id, open, created_from/created_to, q),
-the next link, and the values status and source accept."""
+"""GET /tickets: the filters of issue 18 (customer_id, open, created_from/created_to, q,
+keyword, signal), the next link, and the values status, source and signal accept."""
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
 from support import assert_json_error
+from ticketsvc.classification import classifier
+
+RULES = Path(classifier.__file__).with_name("rules.toml")
 
 T0 = datetime(2026, 3, 1, 12, tzinfo=timezone.utc)
 
@@ -116,6 +120,68 @@ def test_q_without_words_or_with_too_many_is_422_naming_it(client, q):
     assert_json_error(client.get("/tickets", query_string={"tenant_id": "acme", "q": q}), 422, "q")
 
 
+# -- keyword and signal ---------------------------------------------------------------------
+@pytest.fixture
+def classified(seed):
+    old = seed.doc("acme", "old", keywords=["refund"])
+    del old["signals"]  # stored before signals were: matches no signal
+    seed.tickets(
+        seed.doc("acme", "t1", keywords=["refund", "not received"], signals=["refund"], created_at=T0),
+        seed.doc("acme", "t2", keywords=["503", "site down"], signals=["outage", "broken_feature"],
+                 created_at=T0 + timedelta(hours=1)),
+        seed.doc("acme", "t3", keywords=["not received"], signals=["refund", "outage"],
+                 created_at=T0 + timedelta(hours=2)),
+        seed.doc("acme", "gone", keywords=["refund"], signals=["refund"], deleted_at=T0),
+        old,
+        seed.doc("globex", "t4", keywords=["refund"], signals=["refund"]),
+    )
+
+
+@pytest.mark.parametrize("query,expected", [
+    ({"keyword": "not received"}, ["t3", "t1"]),   # one element of the list, inner space and all
+    ({"keyword": "refund"}, ["old", "t1"]),      # created_at ties: the id decides
+    ({"keyword": "Refund"}, []),                   # exact: keywords are stored in lower case
+    ({"keyword": "refun"}, []),                    # a whole keyword, not a part of one
+    ({"keyword": "received"}, []),
+    ({"signal": "refund"}, ["t3", "t1"]),
+    ({"signal": "outage"}, ["t3", "t2"]),
+    ({"signal": "legal_threat"}, []),              # a known signal no ticket has
+    ({"signal": "refund", "keyword": "refund"}, ["t1"]),
+    ({"signal": "outage", "created_to": "2026-03-01T13:00:00Z"}, ["t2"]),
+])
+def test_keyword_and_signal_keep_the_tickets_whose_list_holds_the_value(client, classified, query, expected):
+    assert _ids(client.get("/tickets", query_string={"tenant_id": "acme", **query})) == expected
+
+
+def test_the_templated_signal_is_a_known_one(client, seed):
+    seed.ticket("acme", "t1", signals=["templated"])
+    assert _ids(client.get("/tickets?tenant_id=acme&signal=templated")) == ["t1"]
+
+
+@pytest.mark.parametrize("signal", ["extreme", "Refund", "refund ", "billing"])
+def test_an_unknown_signal_is_422_naming_it_and_the_known_ones(client, signal):
+    body = assert_json_error(client.get("/tickets", query_string={"tenant_id": "acme", "signal": signal}),
+                             422, "signal")
+    (message,) = body["errors"]["query"]["signal"]
+    assert repr(signal) in message and "outage, payment_dispute, refund" in message and "templated" in message
+
+
+@pytest.mark.parametrize("keyword", ["", "k" * 201])
+def test_an_empty_or_overlong_keyword_is_422(client, keyword):
+    assert_json_error(client.get("/tickets", query_string={"tenant_id": "acme", "keyword": keyword}), 422, "keyword")
+
+
+def test_signal_names_come_from_the_running_engines_rules(make_app, tmp_path):
+    text = RULES.read_text()
+    section = text.index("[categories.minor_fix]")
+    tuned = tmp_path / "rules.toml"
+    tuned.write_text(text[:section] + '[categories.zeppelin]\nlabel = "airship"\nurgency = "low"\n'
+                     '[categories.zeppelin.terms]\nairship = ["zeppelin"]\n\n' + text[section:])
+    client = make_app(classifier_rules_path=str(tuned)).test_client()
+    assert _ids(client.get("/tickets?tenant_id=acme&signal=zeppelin")) == []
+    assert_json_error(make_app().test_client().get("/tickets?tenant_id=acme&signal=zeppelin"), 422, "signal")
+
+
 # -- next and order -------------------------------------------------------------------------
 def test_next_links_walk_every_page_in_a_stable_order_and_keep_the_filters(client, seed):
     # Ties on created_at everywhere: the external id decides, so pages never overlap.
@@ -169,6 +235,8 @@ def test_bad_new_filters_are_422_naming_them(client, query, field):
 def test_openapi_documents_the_new_filters_and_next(client):
     spec = client.get("/openapi.json").get_json()
     params = {p["name"] for p in spec["paths"]["/tickets"]["get"]["parameters"]}
-    assert {"customer_id", "open", "created_from", "created_to", "q"} <= params
+    assert {"customer_id", "open", "created_from", "created_to", "q", "keyword", "signal"} <= params
+    keyword = next(p for p in spec["paths"]["/tickets"]["get"]["parameters"] if p["name"] == "keyword")
+    assert "lower case" in keyword["description"] and "case counts" in keyword["description"]
     status = next(p for p in spec["paths"]["/tickets"]["get"]["parameters"] if p["name"] == "status")
     assert "open | pending | resolved | closed" in status["description"]

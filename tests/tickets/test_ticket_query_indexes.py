@@ -29,7 +29,12 @@ FILTERS = [
     TicketFilters(q="broke"),
     TicketFilters(q="broke", customer_id="cust-1", open=True),
     TicketFilters(source="fax"),  # undocumented: one lookup in the tenant's data first
+    TicketFilters(keyword="not received"),
+    TicketFilters(signal="refund"),
+    TicketFilters(signal="refund", keyword="not received", open=True),
 ]
+# The list filters and the multikey index that serves each (an equality on one element).
+LIST_INDEXES = {"keywords": "tenant_keywords_created", "signals": "tenant_signals_created"}
 
 
 class _RecordingCursor:
@@ -91,7 +96,8 @@ class _RecordingDatabase:
 def read_queries(database, seed):
     """Every query the read methods issue (with data present, so none is short-circuited)."""
     database.prepare()  # a text search needs its index, on either engine
-    seed.ticket("acme", "tkt-1", urgency="high", status="open", sentiment="negative", source="chat")
+    seed.ticket("acme", "tkt-1", urgency="high", status="open", sentiment="negative", source="chat",
+                keywords=["refund", "not received"], signals=["refund", "billing_problem"])
     seed.ticket("acme", "tkt-3", source="fax")
     seed.ticket("acme", "tkt-2", deleted_at=T0)
     seed.history("acme", "tkt-1", "created", T0)
@@ -156,6 +162,14 @@ def test_a_customers_listing_has_an_index_on_the_customer_that_yields_its_order(
                             for q in customer)
 
 
+@pytest.mark.parametrize("field", sorted(LIST_INDEXES))
+def test_a_keyword_or_signal_listing_has_a_multikey_index_that_yields_its_order(read_queries, field):
+    queries = [q for q in read_queries if set(q["filter"]) == {"tenant_id", field, "deleted_at"}]
+    model = next(m for m in INDEXES["tickets"] if m.document["name"] == LIST_INDEXES[field])
+    keys = list(model.document["key"].items())
+    assert queries and all(keys == [("tenant_id", 1), (field, 1)] + (q["sort"] or keys[2:]) for q in queries)
+
+
 def test_explain_plans_use_tenant_led_indexes_without_in_memory_sort(read_queries, database, settings):
     if settings.embedded:
         pytest.skip("explain plans need a real MongoDB: set TEST_MONGO_URL=mongodb://...")
@@ -172,3 +186,7 @@ def test_explain_plans_use_tenant_led_indexes_without_in_memory_sort(read_querie
             assert not any(n["stage"] == "SORT" for n in nodes), (query, plan)
         if "customer_id" in query["filter"] and "$text" not in query["filter"]:
             assert {n.get("indexName") for n in scans} == {"tenant_customer_created"}, (query, plan)
+        for field, index in LIST_INDEXES.items():
+            if set(query["filter"]) == {"tenant_id", field, "deleted_at"}:
+                assert {n.get("indexName") for n in scans} == {index}, (query, plan)
+                assert any(n.get("isMultiKey") for n in scans), (query, plan)

@@ -9,7 +9,7 @@ from support import assert_json_error
 T0 = datetime(2026, 3, 1, 12, tzinfo=timezone.utc)
 TICKET_KEYS = {
     "id", "tenant_id", "source", "customer_id", "subject", "message", "status", "created_at", "updated_at",
-    "urgency", "sentiment", "requires_action", "keywords", "classification", "ingested_at", "synced_at",
+    "urgency", "sentiment", "requires_action", "keywords", "signals", "classification", "ingested_at", "synced_at",
 }
 
 
@@ -21,14 +21,15 @@ def _ids(response):
 # -- shapes ---------------------------------------------------------------------------------
 def test_ticket_is_shown_by_external_id_with_z_times_and_no_storage_internals(client, seed):
     seed.ticket("acme", "tkt-1", urgency="high", sentiment="negative", requires_action=True,
-                keywords=["outage"], classification={"reasons": ["urgency: outage"], "version": "v3"})
+                keywords=["site down"], signals=["outage"],
+                classification={"reasons": ["urgency: outage"], "version": "v3", "format": 2})
     body = client.get("/tickets/tkt-1?tenant_id=acme").get_json()
     assert set(body) == TICKET_KEYS
     assert body["id"] == "tkt-1" and body["tenant_id"] == "acme"
     assert body["created_at"] == "2026-03-01T12:00:00Z" and body["updated_at"] == "2026-03-01T12:05:00Z"
     assert body["ingested_at"] == body["synced_at"] == "2026-03-01T12:10:00Z"
     assert (body["urgency"], body["sentiment"], body["requires_action"]) == ("high", "negative", True)
-    assert body["keywords"] == ["outage"]
+    assert (body["keywords"], body["signals"]) == (["site down"], ["outage"])
     assert body["classification"] == {"reasons": ["urgency: outage"], "version": "v3"}
 
 

@@ -6,7 +6,7 @@ Two collections, both derived data (rebuildable from ``tickets`` at any time):
 - ``stats_rollups``: per tenant and bucket (a day, or an hour), the figures of the live
   tickets created in it, split by source: total, requires_action, counts by status, urgency
   and sentiment, the open backlog (status not resolved/closed) by urgency with its
-  requires_action count, and keyword counts (once per ticket).
+  requires_action count, and keyword and signal counts (once per ticket).
 - ``stats_customer_rollups``: per tenant and bucket, one entry per (customer, source) with a
   high-urgency or negative ticket in it: the high, negative and flagged counts
   (``customers``) and, apart, the newest flagged ticket ids (``tickets``). Kept apart because it is the one part whose size grows with
@@ -73,7 +73,9 @@ def bucket_id(tenant_id: str, grain: str, start: datetime | None = None) -> str:
 
 # -- the refresh pipelines (over a tenant's live tickets created in [start, end)) --------------
 _REFRESH_FIELDS = ("created_at", "source", "status", "urgency", "sentiment", "requires_action", "keywords",
-                   "customer_id", "external_id")
+                   "signals", "customer_id", "external_id")
+# The tickets' list fields a bucket counts by value (each value once per ticket), under the same name.
+TERM_FIELDS = ("keywords", "signals")
 
 
 def _window(repo: TicketRepository, start: datetime, end: datetime, **extra) -> list[dict]:
@@ -98,14 +100,15 @@ def cells_pipeline(repo: TicketRepository, start: datetime, end: datetime) -> li
     ]
 
 
-def keywords_pipeline(repo: TicketRepository, start: datetime, end: datetime) -> list[dict]:
-    """Tickets per (hour, source, keyword), each keyword counted once per ticket."""
+def terms_pipeline(repo: TicketRepository, start: datetime, end: datetime, field: str) -> list[dict]:
+    """Tickets per (hour, source, term) of the list ``field`` (``keywords``, ``signals``),
+    each term counted once per ticket; a ticket without the field counts towards none."""
     return [
         *_window(repo, start, end),
         {"$project": {"_id": 0, "hour": _hour_of_created(), "source": 1,
-                      "keyword": {"$setUnion": [{"$ifNull": ["$keywords", []]}, []]}}},
-        {"$unwind": "$keyword"},
-        {"$group": {"_id": {"hour": "$hour", "source": "$source", "keyword": "$keyword"}, "n": {"$sum": 1}}},
+                      "term": {"$setUnion": [{"$ifNull": [f"${field}", []]}, []]}}},
+        {"$unwind": "$term"},
+        {"$group": {"_id": {"hour": "$hour", "source": "$source", "term": "$term"}, "n": {"$sum": 1}}},
     ]
 
 
@@ -138,6 +141,7 @@ class _SourceFigures:
     sentiment: Counter = field(default_factory=Counter)
     open_urgency: Counter = field(default_factory=Counter)
     keywords: Counter = field(default_factory=Counter)
+    signals: Counter = field(default_factory=Counter)
 
     def add_cell(self, key: dict, n: int) -> None:
         self.total += n
@@ -154,14 +158,16 @@ class _SourceFigures:
     def merge(self, other: "_SourceFigures") -> None:
         for name in ("total", "requires_action", "open_total", "open_requires_action"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
-        for name in ("status", "urgency", "sentiment", "open_urgency", "keywords"):
+        for name in _COUNTED:
             getattr(self, name).update(getattr(other, name))
 
     def document(self, source: Any) -> dict:
         return {"source": source, "total": self.total, "requires_action": self.requires_action,
                 "open_total": self.open_total, "open_requires_action": self.open_requires_action,
-                **{name: _pairs(getattr(self, name))
-                   for name in ("status", "urgency", "sentiment", "open_urgency", "keywords")}}
+                **{name: _pairs(getattr(self, name)) for name in _COUNTED}}
+
+
+_COUNTED = ("status", "urgency", "sentiment", "open_urgency", *TERM_FIELDS)
 
 
 def _pairs(counts: Counter) -> list[dict]:
@@ -188,10 +194,11 @@ def _hour_start(text: str) -> datetime:
     return datetime.strptime(text, _HOUR_FORMAT).replace(tzinfo=timezone.utc)
 
 
-def build_buckets(tenant_id: str, cells: Iterable[dict], keywords: Iterable[dict],
+def build_buckets(tenant_id: str, cells: Iterable[dict], terms: dict[str, Iterable[dict]],
                   customers: Iterable[dict]) -> tuple[list[dict], list[dict]]:
     """The figures and customer bucket documents (hours, and the days summing them) from
-    the refresh pipelines' rows. Only buckets holding tickets are returned."""
+    the refresh pipelines' rows (``terms``: the rows of ``terms_pipeline`` by bucket field,
+    e.g. ``keywords``). Only buckets holding tickets are returned."""
     figures: dict[tuple[str, datetime], dict[Any, _SourceFigures]] = {}
     people: dict[tuple[str, datetime], dict[tuple, _CustomerFigures]] = {}
 
@@ -203,11 +210,12 @@ def build_buckets(tenant_id: str, cells: Iterable[dict], keywords: Iterable[dict
         key = row["_id"]
         for bucket in both_grains(key["hour"]):
             figures.setdefault(bucket, {}).setdefault(key.get("source"), _SourceFigures()).add_cell(key, int(row["n"]))
-    for row in keywords:
-        key = row["_id"]
-        for bucket in both_grains(key["hour"]):
-            figures.setdefault(bucket, {}).setdefault(key.get("source"), _SourceFigures()).keywords[
-                key["keyword"]] += int(row["n"])
+    for name, rows in terms.items():
+        for row in rows:
+            key = row["_id"]
+            for bucket in both_grains(key["hour"]):
+                counts = getattr(figures.setdefault(bucket, {}).setdefault(key.get("source"), _SourceFigures()), name)
+                counts[key["term"]] += int(row["n"])
     for row in customers:
         key = row["_id"]
         for bucket in both_grains(key["hour"]):
@@ -300,7 +308,7 @@ class Rollups:
             figure_docs, customer_docs = build_buckets(
                 tenant_id,
                 repo.aggregate(cells_pipeline(repo, start, end)),
-                repo.aggregate(keywords_pipeline(repo, start, end)),
+                {name: repo.aggregate(terms_pipeline(repo, start, end, name)) for name in TERM_FIELDS},
                 repo.aggregate(customers_pipeline(repo, start, end)),
             )
             day_texts = [d.isoformat() for d in span]

@@ -5,7 +5,7 @@ of the partial days at its edges, the edges rounded outward to whole hours) and 
 pipelines over the buckets, addressed by ``_id`` and ``tenant_id`` (an index lookup):
 
 - the figures: one ``$facet`` over the range's day/hour buckets (totals, breakdowns, the
-  open backlog, keywords); the trend over the 24 hour buckets ending with this hour;
+  open backlog, keywords, signals); the trend over the 24 hour buckets ending with this hour;
 - the at-risk customers: for all time (every source), the ranking the last refresh stored;
   otherwise their per-bucket counts summed and ranked, then the ticket ids of the (at most
   ten) customers kept (analytics/buckets.py).
@@ -45,9 +45,10 @@ SOURCES = TicketSource.values()
 MISSING = "unknown"
 TREND_HOURS = 24
 TOP_KEYWORDS = 10
+TOP_SIGNALS = 10
 # Part of every ETag: bump it when the response's shape or meaning changes, so clients do
 # not revalidate an old representation against a new server.
-STATS_FORMAT = "stats-2"
+STATS_FORMAT = "stats-3"
 _HOUR = timedelta(hours=1)
 _DAY = timedelta(days=1)
 
@@ -227,6 +228,7 @@ def figures_from_rows(facets: dict) -> dict[str, Any]:
             "requires_action_count": int(totals.get("open_requires_action", 0)),
         },
         "top_keywords": [{"keyword": row["_id"], "count": int(row["count"])} for row in facets.get("top_keywords", [])],
+        "top_signals": [{"signal": row["_id"], "count": int(row["count"])} for row in facets.get("top_signals", [])],
     }
 
 
@@ -260,6 +262,8 @@ def figures_pipeline(tenant_id: str, range_ids: list[str], source: str | None) -
             "open_by_urgency": count_by("open_urgency"),
             "by_source": [{"$group": {"_id": "$sources.source", "count": {"$sum": "$sources.total"}}}],
             "top_keywords": [*count_by("keywords"), {"$sort": {"count": -1, "_id": 1}}, {"$limit": TOP_KEYWORDS}],
+            # Buckets written before signals were counted hold none: $unwind skips them.
+            "top_signals": [*count_by("signals"), {"$sort": {"count": -1, "_id": 1}}, {"$limit": TOP_SIGNALS}],
         }},
     ]
 

@@ -55,6 +55,11 @@ class KeywordCountSchema(Schema):
     count = fields.Integer(required=True, metadata={"description": "Tickets that matched it"})
 
 
+class SignalCountSchema(Schema):
+    signal = fields.String(required=True, metadata={"description": "A rule category, e.g. refund, outage"})
+    count = fields.Integer(required=True, metadata={"description": "Tickets with it"})
+
+
 class AtRiskCustomerSchema(Schema):
     customer_id = fields.String(required=True)
     high_urgency_count = fields.Integer(required=True)
@@ -105,7 +110,11 @@ class TenantStatsSchema(Schema):
         "description": "Tickets created per hour over the last 24 hours, oldest first, the last "
                        "being the current hour; ignores from_date/to_date"})
     top_keywords = fields.List(fields.Nested(KeywordCountSchema), required=True, metadata={
-        "description": "The 10 classifier keywords on most tickets; ties by keyword ascending"})
+        "description": "The 10 keywords (the customers' own words that decided) on most tickets, each "
+                       "counted once per ticket; ties by keyword ascending"})
+    top_signals = fields.List(fields.Nested(SignalCountSchema), required=True, metadata={
+        "description": "The 10 signals (rule categories) on most tickets, each counted once per ticket; "
+                       "ties by signal ascending"})
     at_risk_customers = fields.List(fields.Nested(AtRiskCustomerSchema), required=True, metadata={
         "description": "Customers with 2 or more high-urgency or negative tickets in range, top 10, "
                        "worst first: by high_urgency_count + negative_count descending, then "

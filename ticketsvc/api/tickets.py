@@ -19,6 +19,7 @@ from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from .context import get_runtime
+from ..classification import TEMPLATED_SIGNAL, Classifier
 from ..errors import NotFound
 from ..domain import Page, Sentiment, TicketSource, TicketStatus, Urgency
 from ..tickets.queries import MAX_SEARCH_WORDS, TicketFilters
@@ -62,7 +63,10 @@ class TicketSchema(Schema):
     urgency = fields.String(metadata={"description": " | ".join(Urgency.values())})
     sentiment = fields.String(metadata={"description": " | ".join(Sentiment.values())})
     requires_action = fields.Boolean()
-    keywords = fields.List(fields.String(), metadata={"description": "Terms the classifier matched"})
+    keywords = fields.List(fields.String(), metadata={
+        "description": "The customer's own words that decided the classification, in lower case"})
+    signals = fields.List(fields.String(), metadata={
+        "description": "The rule categories that stand (e.g. refund, outage); see the signal filter"})
     classification = fields.Nested(TicketClassificationSchema)
     ingested_at = Timestamp(allow_none=True, metadata={"description": "First stored by this service"})
     synced_at = Timestamp(allow_none=True, metadata={"description": "Last seen upstream by an ingestion run"})
@@ -109,6 +113,18 @@ def _search_words(value: str) -> None:
         raise ValidationError(f"must hold 1 to {MAX_SEARCH_WORDS} words (letters, digits, _)") from None
 
 
+def signal_names(classifier: Classifier) -> tuple[str, ...]:
+    """Every signal the engine can give: its rules' categories, then the templated one."""
+    return (*sorted(classifier.rules.categories), TEMPLATED_SIGNAL)
+
+
+def _known_signal(value: str) -> None:
+    # The running engine's names (an operator's rules file may have other categories).
+    known = signal_names(get_runtime().classifier)
+    if value not in known:
+        raise ValidationError(f"unknown signal {value!r}: one of {', '.join(known)}")
+
+
 class TicketFilterQuerySchema(TenantQuerySchema):
     """The filters of a listing and of an export (``TicketFilters`` says what each means)."""
 
@@ -128,6 +144,15 @@ class TicketFilterQuerySchema(TenantQuerySchema):
         "description": f"Words that must all appear in the subject or the message (1 to {MAX_SEARCH_WORDS}). "
                        "A word is a run of letters, digits and _; case and accents do not count; no "
                        "stemming (\"refund\" does not find \"refunds\"); other characters separate words."})
+    keyword = fields.String(validate=validate.Length(min=1, max=200), metadata={
+        "description": "Only tickets with this keyword, compared exactly with the stored ones (as a ticket or "
+                       "top_keywords shows them): keywords are stored in lower case and case counts here, "
+                       "so \"Refund\" finds nothing where \"refund\" does; a phrase keeps its inner spaces "
+                       "(\"not received\")."})
+    signal = fields.String(validate=_known_signal, metadata={
+        "description": "Only tickets with this signal: one of the classifier's rule categories (access_problem, "
+                       "billing_problem, outage, refund, ...: the README lists them) or templated; any other "
+                       "name is a 422 listing the known ones."})
 
     @validates_schema
     def created_in_order(self, data, **kwargs):
@@ -236,8 +261,8 @@ class TicketHistory(MethodView):
 
 # -- export formats ------------------------------------------------------------------------
 CSV_COLUMNS = ("id", "tenant_id", "source", "customer_id", "subject", "message", "status", "created_at",
-               "updated_at", "urgency", "sentiment", "requires_action", "keywords", "classification_version",
-               "ingested_at", "synced_at")
+               "updated_at", "urgency", "sentiment", "requires_action", "keywords", "signals",
+               "classification_version", "ingested_at", "synced_at")
 # A cell opening with one of these is a formula to a spreadsheet (CSV injection): the
 # customer wrote the subject and message, so such a cell is prefixed with a quote.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -273,7 +298,7 @@ def _csv_cell(value) -> str:
 
 
 def _csv(tickets: Iterable[dict]) -> Iterator[str]:
-    """RFC 4180 rows: a header, then one row per ticket; keywords joined with "; "."""
+    """RFC 4180 rows: a header, then one row per ticket; keywords and signals joined with "; "."""
     schema = TicketSchema()
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
@@ -288,6 +313,7 @@ def _csv(tickets: Iterable[dict]) -> Iterator[str]:
     yield row(CSV_COLUMNS)
     for ticket in tickets:
         shown = schema.dump(ticket)
-        shown["keywords"] = "; ".join(shown.get("keywords") or [])
+        for name in ("keywords", "signals"):
+            shown[name] = "; ".join(shown.get(name) or [])
         shown["classification_version"] = (shown.get("classification") or {}).get("version")
         yield row(_csv_cell(shown.get(column)) for column in CSV_COLUMNS)

@@ -10,8 +10,8 @@ Rules decide what they are sure of; a learned layer trained on the corpus in
 ``clf.version`` hashes the engine, the rules and the model, so a change reclassifies
 stored tickets.
 """
-from .classifier import Classification, Classifier, load_classifier
+from .classifier import TEMPLATED_SIGNAL, Classification, Classifier, load_classifier
 from .model import ModelError
 from .rules import RulesError
 
-__all__ = ["Classification", "Classifier", "ModelError", "RulesError", "load_classifier"]
+__all__ = ["TEMPLATED_SIGNAL", "Classification", "Classifier", "ModelError", "RulesError", "load_classifier"]

@@ -32,6 +32,8 @@ from .text import Text
 # Bumped when the engine decides differently for the same rules and model, so stored
 # tickets carry a version that says "classified differently" and get reclassified.
 ENGINE_VERSION = "2"
+# The signal of the upstream's templated tickets; every other signal is a rules category.
+TEMPLATED_SIGNAL = "templated"
 
 _RANK = MappingProxyType({u: n for n, u in enumerate(URGENCIES)})
 _EXPLAINED = 3
@@ -143,7 +145,7 @@ class Classifier:
                          f"sentiment={templated.sentiment}: rule: templated upstream ticket ({quoted})",
                          f"requires_action={str(templated.requires_action).lower()}: rule: templated upstream "
                          f"ticket ({quoted})"],
-                version=self.version, signals=["templated"])
+                version=self.version, signals=[TEMPLATED_SIGNAL])
         analysis = self.analyse(subject, message)
         reading = analysis.reading
         if self.model is None:

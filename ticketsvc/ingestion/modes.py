@@ -40,8 +40,8 @@ def plan_run(state: dict[str, Any] | None, now: datetime, full_interval_s: float
     """The plan for a tenant's next run from its sync state (the ``tenants`` document).
 
     ``full_interval_s`` 0 means the feed is not used: every run is a full walk. New
-    classifier rules (``rules_version``) also mean a full walk: every stored ticket is
-    reclassified, not only the changed ones.
+    classifier rules or a new stored format (``rules_version``: ``sync.sync_version``) also
+    mean a full walk: every stored ticket is reclassified, not only the changed ones.
     """
     state = state or {}
     if full_interval_s <= 0:
@@ -49,7 +49,7 @@ def plan_run(state: dict[str, Any] | None, now: datetime, full_interval_s: float
     if state.get("last_complete_run_at") is None:
         return SyncPlan(SyncMode.FULL, "first complete run of the tenant", probe_feed=True)
     if state.get("last_complete_rules_version") != rules_version:
-        return SyncPlan(SyncMode.FULL, f"classifier rules changed ({state.get('last_complete_rules_version')} "
+        return SyncPlan(SyncMode.FULL, f"classifier rules or stored format changed ({state.get('last_complete_rules_version')} "
                                        f"-> {rules_version}): every ticket is reclassified", probe_feed=True)
     last_full = state.get("last_full_sync_at")
     if last_full is None or (now - utc(last_full)).total_seconds() >= full_interval_s:

@@ -30,7 +30,7 @@ from ..upstream import CallStats, UpstreamClient, UpstreamError
 from .job import IngestionJob, JobRecords, JobStatus, JobStopped, StopReason, Trigger
 from .locks import LeaseHeld, LeaseLock
 from .schedule import TenantSchedule
-from .sync import TicketSync
+from .sync import TicketSync, sync_version
 from .tenant_sync import TenantSync
 
 log = logging.getLogger(__name__)
@@ -120,7 +120,7 @@ class IngestionRunner:
         self.outbox = outbox
         self.records = JobRecords(db.ingestion_logs)
         self.schedule = TenantSchedule(db.tenants, settings.sync_interval_s, settings.full_sync_interval_s,
-                                       classifier.version)
+                                       sync_version(classifier.version))
         self.leases = LeaseLock(db.locks, settings.lock_ttl_s)
         self.on_finished = on_finished  # told each final record this process writes (metrics)
         self._executor = executor or ThreadPoolExecutor(max_workers=settings.ingest_workers,

@@ -7,9 +7,10 @@ that dies half-way and is run again neither loses an alert nor records anything 
 
 A stored ticket is rewritten only when the upstream ``updated_at`` is newer (equal means
 unchanged, older is a stale page and ignored), or when it was classified by another
-version of the rules, or when it comes back after a soft delete. A newer ``updated_at``
-with no other field changed is stored, but counted unchanged: no history, no alert, no
-new data version.
+version of the rules or stored in an older format (``STORED_FORMAT``), or when it comes
+back after a soft delete. A newer ``updated_at`` with no other field changed is stored, but
+counted unchanged: no history, no alert, no new data version. Likewise a field an older
+format did not store is filled in quietly: its arrival is no change of the ticket.
 """
 from __future__ import annotations
 
@@ -29,7 +30,18 @@ from .schemas import parse_ticket
 log = logging.getLogger(__name__)
 
 UPSTREAM_FIELDS = ("source", "customer_id", "subject", "message", "status", "created_at", "updated_at")
-CLASSIFICATION_FIELDS = ("urgency", "sentiment", "requires_action", "keywords")
+CLASSIFICATION_FIELDS = ("urgency", "sentiment", "requires_action", "keywords", "signals")
+# The shape of a stored ticket's classification, kept beside the classifier's version
+# (``classification.format``; absent means 1): a ticket stored in an older format is
+# reclassified by the next run, exactly as a new classifier version makes it.
+# 2: ``signals`` (the rule categories that stand) stored beside ``keywords``.
+STORED_FORMAT = 2
+
+
+def sync_version(classifier_version: str) -> str:
+    """What a full walk brings every stored ticket to: this classifier version in this
+    stored format. A tenant whose last full walk reached another needs a full walk."""
+    return f"{classifier_version}+format{STORED_FORMAT}"
 
 
 @dataclass
@@ -128,7 +140,9 @@ class TicketSync:
         stored_updated = utc(stored["updated_at"])
         newer = ticket["updated_at"] > stored_updated
         deleted = stored.get("deleted_at") is not None
-        stale_rules = (stored.get("classification") or {}).get("version") != self.classifier.version
+        stored_classification = stored.get("classification") or {}
+        stale_rules = (stored_classification.get("version") != self.classifier.version
+                       or stored_classification.get("format", 1) != STORED_FORMAT)
         if not (newer or deleted or stale_rules):
             return None
 
@@ -152,7 +166,8 @@ class TicketSync:
             classification = self.classifier.classify(source["subject"], source["message"])
             for name, value in self._classification_fields(classification).items():
                 old = stored.get(name)
-                if name != "classification" and old != value:
+                # A field the stored format lacked (old is absent, not different) is no change.
+                if name != "classification" and name in stored and old != value:
                     changes[name] = {"old": _history_value(old), "new": _history_value(value)}
                 set_fields[name] = value
 
@@ -204,7 +219,9 @@ class TicketSync:
             "sentiment": classification.sentiment,
             "requires_action": classification.requires_action,
             "keywords": list(classification.keywords),
-            "classification": {"reasons": list(classification.reasons), "version": classification.version},
+            "signals": list(classification.signals),
+            "classification": {"reasons": list(classification.reasons), "version": classification.version,
+                               "format": STORED_FORMAT},
         }
 
     def _history(self, external_id: str, action: str, changes: dict, job_id: str, now: datetime,

@@ -47,6 +47,12 @@ INDEXES: dict[str, list[IndexModel]] = {
         # Replaces "tenant_customer" (tenant_id, customer_id), which this one serves too.
         IndexModel([("tenant_id", ASCENDING), ("customer_id", ASCENDING), ("created_at", DESCENDING),
                     ("external_id", ASCENDING)], name="tenant_customer_created"),
+        # A keyword's or a signal's tickets, newest first: multikey on the list field (an
+        # equality on one element), then the listing's sort on plain fields, read off the index.
+        IndexModel([("tenant_id", ASCENDING), ("keywords", ASCENDING), ("created_at", DESCENDING),
+                    ("external_id", ASCENDING)], name="tenant_keywords_created"),
+        IndexModel([("tenant_id", ASCENDING), ("signals", ASCENDING), ("created_at", DESCENDING),
+                    ("external_id", ASCENDING)], name="tenant_signals_created"),
         # q: words of subject and message (storage/text.py). No language: no stemming, no stop
         # words, the same words in every language; tenant_id first, so a search reads only
         # the tenant's entries. The documents' own "language" field, if one ever came from

@@ -24,7 +24,9 @@ class TicketFilters:
     ``open``: True keeps the backlog (status neither resolved nor closed), False the rest.
     ``created_from``/``created_to``: inclusive bounds on ``created_at`` (aware datetimes).
     ``q``: words that must all appear in the subject or the message (``storage/text.py``
-    says what a word is: case and accents do not count, no stemming)."""
+    says what a word is: case and accents do not count, no stemming).
+    ``keyword``/``signal``: one of the ticket's stored ``keywords``/``signals``, equal as
+    stored (case counts)."""
 
     status: str | None = None
     urgency: str | None = None
@@ -36,6 +38,8 @@ class TicketFilters:
     created_from: datetime | None = None
     created_to: datetime | None = None
     q: str | None = None
+    keyword: str | None = None
+    signal: str | None = None
 
     def __post_init__(self) -> None:
         if self.urgency is not None and self.urgency not in Urgency.values():
@@ -46,7 +50,7 @@ class TicketFilters:
             value = getattr(self, name)
             if value is not None and not isinstance(value, bool):
                 raise ValueError(f"{name} must be a bool, got {value!r}")
-        for name in ("status", "source", "customer_id", "q"):
+        for name in ("status", "source", "customer_id", "q", "keyword", "signal"):
             value = getattr(self, name)
             # A dict here would become a query operator ({"$ne": ...}): only plain strings.
             if value is not None and not isinstance(value, str):
@@ -81,6 +85,10 @@ class TicketFilters:
             created["$lte"] = self.created_to
         if created:
             criteria["created_at"] = created
+        # An array field equal to a value: the tickets whose list holds it (a multikey index).
+        for name, stored in (("keyword", "keywords"), ("signal", "signals")):
+            if getattr(self, name) is not None:
+                criteria[stored] = getattr(self, name)
         if self.q is not None:
             criteria.update(all_words_query(text_words(self.q)))
         return criteria
