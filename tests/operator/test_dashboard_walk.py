@@ -126,6 +126,7 @@ def test_a_support_lead_walks_from_the_overview_to_a_ticket_and_a_customer_and_a
     assert page.text_content('[data-field="ticket.subject"]') == ticket["subject"]
     assert page.locator('[data-field="ticket.reason"]').all_text_contents() == ticket["classification"]["reasons"]
     assert page.locator('[data-field="ticket.keyword"]').all_text_contents() == ticket["keywords"]
+    assert page.locator('[data-field="ticket.signal"]').all_text_contents() == ticket["signals"]
     history = site.get(f"/tickets/{first['id']}/history", site.key, tenant_id=TENANT, page_size=10)["history"]
     assert page.eval_on_selector_all('[data-field="ticket.history"]', "items => items.map(i => i.dataset.key)") == \
         [entry["action"] for entry in history]
@@ -194,6 +195,27 @@ def test_a_support_lead_walks_from_the_overview_to_a_ticket_and_a_customer_and_a
     assert page.text_content('[data-field="site.tenant"]') == OTHER
     _list_matches_the_api(tab, site, site.admin_key, OTHER)
     _assert_readable(tab)
+
+
+def test_a_tickets_keyword_lists_the_tickets_with_it_under_a_chip_that_removes_it(open_tab, site):
+    tab = open_tab(*VIEWPORTS[1])
+    ticket = site.get("/tickets", site.key, tenant_id=TENANT, urgency="high", page_size=1)["tickets"][0]
+    tab.page.goto(f"{site.url}/dashboard/{TENANT}/tickets/{quote(ticket['id'], safe='')}#key={site.key}")
+    _ready(tab, "ticket")
+    for field, name in (("ticket.keyword", "keyword"), ("ticket.signal", "signal")):
+        value = ticket[name + "s"][0]
+        tab.page.click(f'[data-field="{field}"][data-key="{value}"]')
+        _ready(tab, "tickets")
+        assert _query(tab.page.url) == {name: value}
+        assert ticket["id"] in [row["id"] for row in _list_matches_the_api(tab, site, site.key)]
+        assert tab.page.get_attribute(f'[data-field="filter.{name}"]', "data-key") == value
+        tab.page.click(f'[data-field="filter.{name}"] a.remove')  # the chip's ×: every ticket again
+        _ready(tab, "tickets")
+        assert _query(tab.page.url) == {}
+        assert tab.horizontal_overflow() == 0 and tab.errors == []
+        tab.page.go_back()
+        tab.page.go_back()
+        _ready(tab, "ticket")
 
 
 def test_the_export_link_hands_over_the_listed_tickets_in_keys_mode(open_tab, site):

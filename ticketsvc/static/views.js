@@ -390,7 +390,7 @@
     fill(byId("ticket-keywords"), (ticket.keywords || []).length ? ticket.keywords.map(function (word) {
       return chip(listUrl(paramsOf({ keyword: word })), word, "ticket.keyword");
     }) : el("span", { "class": "empty" }, "none"));
-    // `signals` arrives with the signals branch; until then the block stays hidden.
+    // A ticket stored before signals were (until its reclassification) has none: no block.
     byId("ticket-signals-block").hidden = !ticket.signals;
     fill(byId("ticket-signals"), (ticket.signals || []).length ? ticket.signals.map(function (signal) {
       return chip(listUrl(paramsOf({ signal: signal })), signal, "ticket.signal");
