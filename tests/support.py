@@ -42,13 +42,15 @@ def wait_for_pages(runtime, job_id: str, pages: int, timeout: float = 10.0) -> d
     raise AssertionError(f"job {job_id} stored fewer than {pages} pages in {timeout}s")
 
 
-def ingest_on_workers(settings, database, clocks, tenant_ids, timeout: float = 120.0) -> list[dict]:
+def ingest_on_workers(settings, database, clocks, tenant_ids, timeout: float = 120.0, classifier=None) -> list[dict]:
     """One app per clock over ``database`` (several workers of one deployment): start the
-    tenants' runs on them in turn, wait for every final record, stop the workers."""
+    tenants' runs on them in turn, wait for every final record, stop the workers. The
+    workers share ``classifier`` when one is given (see conftest's ``packaged_classifier``)."""
     from ticketsvc import create_app
     from ticketsvc.api.context import get_runtime
 
-    runtimes = [get_runtime(create_app(settings, database=database, clock=clock)) for clock in clocks]
+    runtimes = [get_runtime(create_app(settings, database=database, clock=clock, classifier=classifier))
+                for clock in clocks]
     try:
         jobs = [(runtimes[i % len(runtimes)], runtimes[i % len(runtimes)].ingestion.start(tenant_id)["job_id"])
                 for i, tenant_id in enumerate(tenant_ids)]
