@@ -160,7 +160,7 @@ def follow_job_over_http(base_url: str, job_id: str, timeout: float = 120.0) -> 
     deadline = time.monotonic() + timeout
     while (job := requests.get(f"{base_url}/ingest/progress/{job_id}", timeout=5).json())["status"] == "running":
         assert time.monotonic() < deadline, f"job {job_id} still running after {timeout}s"
-        time.sleep(0.1)
+        time.sleep(0.02)
     return job
 def register_tenants(database, *tenant_ids: str) -> None:
     """Make tenants known, as the first ingestion run for each does (a ``tenants`` record):
