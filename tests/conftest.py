@@ -22,6 +22,7 @@ import requests
 from mock_api.config import MockConfig, NotifyConfig
 from mock_api.testing import MockUpstreamServer
 from ticketsvc import create_app
+from ticketsvc.classification import Classifier, load_classifier
 from ticketsvc.clock import FakeClock, SystemClock
 from ticketsvc.config import Settings
 from ticketsvc.storage import Database
@@ -104,14 +105,27 @@ def database(settings):
     db.close()
 
 
+@pytest.fixture(scope="session")
+def packaged_classifier() -> Classifier:
+    """The packaged classifier, loaded once for the session (about a second per load; it
+    is immutable and thread-safe): apps built on the packaged rules share it."""
+    return load_classifier()
+
+
+def classifier_for(settings: Settings, packaged: Classifier) -> Classifier | None:
+    """``packaged`` for settings on the packaged rules; None (the app loads its own) otherwise."""
+    return None if settings.classifier_rules_path else packaged
+
+
 @pytest.fixture
-def make_app(database, settings):
+def make_app(database, settings, packaged_classifier):
     """Build apps over the shared test database: each call is another "worker"."""
     apps = []
 
     def build(clock=None, **overrides):
-        app = create_app(settings.with_overrides(**overrides) if overrides else settings,
-                         database=database, clock=clock or SystemClock())
+        app_settings = settings.with_overrides(**overrides) if overrides else settings
+        app = create_app(app_settings, database=database, clock=clock or SystemClock(),
+                         classifier=classifier_for(app_settings, packaged_classifier))
         app.testing = True
         apps.append(app)
         return app
@@ -200,6 +214,9 @@ def gunicorn_service(mock_upstream):
             "EXTERNAL_API_URL": mock_upstream.url,
             "LOG_LEVEL": "info",
             "SYNC_INTERVAL_S": "0",
+            # As base_settings: the mock allows 1000 calls a minute, the service's default
+            # budget of 60 would pace a test of dozens of runs to one call a second.
+            "RATE_LIMIT_CALLS": "300",
         }
         if TEST_MONGO_URL:
             values.update(MONGO_URL=TEST_MONGO_URL, MONGO_DB="ticketsvc_e2e_" + uuid.uuid4().hex[:12])

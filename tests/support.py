@@ -42,13 +42,15 @@ def wait_for_pages(runtime, job_id: str, pages: int, timeout: float = 10.0) -> d
     raise AssertionError(f"job {job_id} stored fewer than {pages} pages in {timeout}s")
 
 
-def ingest_on_workers(settings, database, clocks, tenant_ids, timeout: float = 120.0) -> list[dict]:
+def ingest_on_workers(settings, database, clocks, tenant_ids, timeout: float = 120.0, classifier=None) -> list[dict]:
     """One app per clock over ``database`` (several workers of one deployment): start the
-    tenants' runs on them in turn, wait for every final record, stop the workers."""
+    tenants' runs on them in turn, wait for every final record, stop the workers. The
+    workers share ``classifier`` when one is given (see conftest's ``packaged_classifier``)."""
     from ticketsvc import create_app
     from ticketsvc.api.context import get_runtime
 
-    runtimes = [get_runtime(create_app(settings, database=database, clock=clock)) for clock in clocks]
+    runtimes = [get_runtime(create_app(settings, database=database, clock=clock, classifier=classifier))
+                for clock in clocks]
     try:
         jobs = [(runtimes[i % len(runtimes)], runtimes[i % len(runtimes)].ingestion.start(tenant_id)["job_id"])
                 for i, tenant_id in enumerate(tenant_ids)]
@@ -159,7 +161,7 @@ def follow_job_over_http(base_url: str, job_id: str, timeout: float = 120.0) -> 
     deadline = time.monotonic() + timeout
     while (job := requests.get(f"{base_url}/ingest/progress/{job_id}", timeout=5).json())["status"] == "running":
         assert time.monotonic() < deadline, f"job {job_id} still running after {timeout}s"
-        time.sleep(0.1)
+        time.sleep(0.02)
     return job
 def register_tenants(database, *tenant_ids: str) -> None:
     """Make tenants known, as the first ingestion run for each does (a ``tenants`` record):

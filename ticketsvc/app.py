@@ -16,6 +16,7 @@ from .api.errors import register_error_handlers
 from .api.query_guard import install_query_guard
 from .auth.docs import AccessDocsPlugin
 from .auth.guard import install_access_guard
+from .classification import Classifier
 from .clock import Clock
 from .config import ConfigError, Settings
 from .storage import Database
@@ -29,9 +30,11 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
 def create_app(settings: Settings | None = None, *, database: Database | None = None,
-               clock: Clock | None = None) -> Flask:
+               clock: Clock | None = None, classifier: Classifier | None = None) -> Flask:
     """Build the app. ``database`` lets tests share one store between several apps
-    (several "workers"); ``clock`` lets them move time by hand. Background services are
+    (several "workers"); ``clock`` lets them move time by hand; ``classifier`` (built from
+    the settings' rules) lets them share one instead of loading it per app, which takes
+    about a second (it is immutable and thread-safe). Background services are
     not started here: gunicorn's ``post_worker_init`` (or a test) calls
     ``get_runtime(app).start_background()``.
     """
@@ -50,7 +53,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         OPENAPI_SWAGGER_UI_PATH="/docs",
         OPENAPI_SWAGGER_UI_URL="/docs/static/",
     )
-    runtime = Runtime(settings, database=database, clock=clock)
+    runtime = Runtime(settings, database=database, clock=clock, classifier=classifier)
     try:
         runtime.prepare()  # the start-up I/O: storage, and the admin-key check
     except ConfigError:

@@ -22,7 +22,7 @@ from .config import Settings
 from .errors import NotFound
 from .storage import Database
 from .storage.servertime import REMEASURE_S, ServerClock
-from .classification import load_classifier
+from .classification import Classifier, load_classifier
 from .ingestion.runner import IngestionRunner
 from .ingestion.ratelimit import SlidingWindowLimiter
 from .metrics import ServiceMetrics, SharedStateCollector, TenantRunCollector
@@ -35,7 +35,8 @@ log = logging.getLogger(__name__)
 
 
 class Runtime:
-    def __init__(self, settings: Settings, *, database: Database | None = None, clock: Clock | None = None):
+    def __init__(self, settings: Settings, *, database: Database | None = None, clock: Clock | None = None,
+                 classifier: Classifier | None = None):
         self.settings = settings
         self.owns_database = database is None
         self.db = database or Database(settings)
@@ -43,7 +44,7 @@ class Runtime:
         # the measured offset): leases, slots, the pause and the reaper compare deadlines
         # that other hosts wrote.
         self.clock = ServerClock(clock or SystemClock(), self.db)
-        self.classifier = load_classifier(settings.classifier_rules_path)
+        self.classifier = classifier or load_classifier(settings.classifier_rules_path)
         self.metrics = ServiceMetrics(settings)
         self.outbox = NotificationOutbox(self.db)
         self.limiter = SlidingWindowLimiter(

@@ -65,7 +65,7 @@ def test_concurrent_starts_across_two_workers_give_exactly_one_202(make_app, moc
     wait_for_job(get_runtime(apps[0]), accepted[0]["job_id"])
 
 
-def test_parallel_tenants_across_two_workers_stay_within_the_upstream_limit():
+def test_parallel_tenants_across_two_workers_stay_within_the_upstream_limit(packaged_classifier):
     # A tight, fast window: 10 calls per second upstream, the same budget configured here.
     with MockUpstreamServer(mock_config(rate_limit_calls=10, rate_limit_window_s=1.0)) as mock:
         from conftest import base_settings
@@ -77,7 +77,8 @@ def test_parallel_tenants_across_two_workers_stay_within_the_upstream_limit():
         database = Database(settings)
         try:
             records = ingest_on_workers(settings, database, [SystemClock(), SystemClock()],
-                                        ["tenant_a", "tenant_b", "tenant_c", "tenant_d"])
+                                        ["tenant_a", "tenant_b", "tenant_c", "tenant_d"],
+                                        classifier=packaged_classifier)
             report = mock.report()
         finally:
             database.close()

@@ -110,7 +110,9 @@ def wait_for_http_job(url: str, job_id: str, timeout: float = 120.0) -> dict:
         body = requests.get(f"{url}/ingest/progress/{job_id}", timeout=10).json()
         return body if body["status"] != "running" else None
 
-    return poll(finished, timeout, 0.2, f"end of job {job_id}")
+    # A run of a small tenant ends within a few tens of ms: a coarser poll would be most
+    # of the time a test of dozens of runs takes.
+    return poll(finished, timeout, 0.02, f"end of job {job_id}")
 
 
 def collect_pages(url: str, path: str, key: str, params: dict, headers: dict | None = None) -> list[dict]:

@@ -187,13 +187,13 @@ def test_a_429_storm_during_concurrent_runs_is_waited_out_within_the_limit(make_
 
 
 def test_a_notify_outage_never_blocks_ingestion_and_every_alert_arrives_once_after_it(make_app, mock_upstream, database):
-    outage_s = 2.0
+    outage_s = 2.0  # the run (tenant_d's 80 tickets, a few alerts) ends well inside it, also on a busy machine
     app = make_app(notify_poll_s=0.05, cb_open_s=0.3, notify_backoff_base_s=0.05, notify_backoff_max_s=0.2)
     runtime = get_runtime(app)
     runtime.start_background()  # the scheduler's drain job, as under gunicorn
     _faults(mock_upstream, notify_outage_s=outage_s)
     started = time.monotonic()
-    record = ingest(runtime, "tenant_a")
+    record = ingest(runtime, TENANT)
     ingestion_s = time.monotonic() - started
     assert_final_audit_record(record, "completed")
     assert ingestion_s < outage_s, "ingestion waited for /notify"
@@ -201,12 +201,12 @@ def test_a_notify_outage_never_blocks_ingestion_and_every_alert_arrives_once_aft
     assert queued > 0
 
     def all_delivered():
-        counts = outbox_by_status(runtime, "tenant_a")
+        counts = outbox_by_status(runtime, TENANT)
         return counts["pending"] == 0 and counts
 
     counts = poll(all_delivered, 30, 0.1, "every alert delivered")
     assert counts == {"pending": 0, "delivered": queued, "dead": 0, "withdrawn": 0}
     notify = mock_upstream.report()["notify"]
     assert notify["total_attempts"] > notify["total_successes"]  # the outage really refused some
-    keys = {f"tenant_a:{n['ticket_id']}" for n in database.notifications.find({"tenant_id": "tenant_a"})}
+    keys = {f"{TENANT}:{n['ticket_id']}" for n in database.notifications.find({"tenant_id": TENANT})}
     assert notify["successes"] == {key: 1 for key in keys}

@@ -123,34 +123,41 @@ def operations(spec: dict) -> list[dict]:
 def request_strategy(op: dict) -> st.SearchStrategy[dict]:
     """One request for ``op``: a URL (path parameters filled, query string built by hand
     so parameters can repeat or carry operator-looking names) and maybe a body."""
-    path_params = [p for p in op["parameters"] if p["in"] == "path"]
-    query_params = [p for p in op["parameters"] if p["in"] == "query"]
+    # Each strategy is built once per operation, not once per draw: building (and
+    # validating) them again for every example was most of the fuzzer's time, and the
+    # same strategies draw the same examples.
+    path_params = [(p, value_strategy(p["schema"])) for p in op["parameters"] if p["in"] == "path"]
+    query_params = [(p, value_strategy(p["schema"])) for p in op["parameters"] if p["in"] == "query"]
+    required_modes = st.sampled_from(["once", "once", "once", "omit", "repeat"])
+    optional_modes = st.sampled_from(["omit", "omit", "once", "repeat"])
+    extra_names = st.sampled_from(["tenant_id[$ne]", "page[$gt]", "$where", "unknown", "tenant_id",
+                                   "page_size", "__proto__[x]"])
+    extra_values = hostile_text()
+    body = body_strategy(op["body"]) if op["body"] is not None else None
 
     @st.composite
     def build(draw):
         path = op["path"]
-        for param in path_params:
-            value = draw(value_strategy(param["schema"]))
+        for param, values in path_params:
+            value = draw(values)
             path = path.replace("{" + param["name"] + "}", quote(value, safe="") or "%20")
         pairs = []
-        for param in query_params:
-            mode = draw(st.sampled_from(["once", "once", "once", "omit", "repeat"] if param.get("required")
-                                        else ["omit", "omit", "once", "repeat"]))
+        for param, values in query_params:
+            mode = draw(required_modes if param.get("required") else optional_modes)
             if mode == "omit":
                 continue
             for _ in range(1 if mode == "once" else draw(st.integers(2, 3))):
-                pairs.append((param["name"], draw(value_strategy(param["schema"]))))
+                pairs.append((param["name"], draw(values)))
         if draw(st.booleans()) and draw(st.booleans()):
-            name = draw(st.sampled_from(["tenant_id[$ne]", "page[$gt]", "$where", "unknown", "tenant_id",
-                                         "page_size", "__proto__[x]"]))
-            pairs.append((name, draw(hostile_text())))
+            name = draw(extra_names)
+            pairs.append((name, draw(extra_values)))
         query = "&".join(f"{quote(k, safe='[]$')}={quote(v, safe='')}" for k, v in pairs)
         request = {"method": op["method"], "url": path + ("?" + query if query else ""), "body": None,
                    "content_type": None}
         if op["body"] is not None:
             kind = draw(st.sampled_from(["json", "json", "json", "text", "empty", "wrong_type"]))
             if kind == "json":
-                request["body"], request["content_type"] = json.dumps(draw(body_strategy(op["body"]))), "application/json"
+                request["body"], request["content_type"] = json.dumps(draw(body)), "application/json"
             elif kind == "text":
                 request["body"] = draw(st.sampled_from(["{", "{'a': 1}", "[1, 2", "\x00\x01", "nan", '{"a": NaN}',
                                                         "\ufeff{}", '{"subject": "a", "message": "b",}']))

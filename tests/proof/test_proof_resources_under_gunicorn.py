@@ -117,6 +117,10 @@ def test_dozens_of_ingestion_runs_keep_the_workers_fds_threads_and_memory_flat(g
     pid = _worker(service)
     for _ in range(15):  # warm-up: the pools' threads, the HTTP session's connections
         assert _ingest(url)["status"] == "completed"
+    # The first run's alerts delivered, so the notify pool's threads are up before the
+    # baseline (fifteen runs end before the drain's first tick).
+    poll(lambda: requests.get(f"{url}/health", timeout=10).json()["notifications"]["pending"] == 0, 30, 0.2,
+         "alerts of the ingested tenant delivered")
     baseline = _settled(pid, process_figures(pid))
     for _ in range(45):
         assert _ingest(url)["status"] == "completed"

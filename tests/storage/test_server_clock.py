@@ -148,11 +148,12 @@ def test_sleeping_is_the_host_clocks(truth):
     assert truth.now() - before == timedelta(seconds=1.5)
 
 
-def test_the_runtime_reads_server_time_measured_at_start_and_re_measured_by_the_scheduler(settings, truth):
+def test_the_runtime_reads_server_time_measured_at_start_and_re_measured_by_the_scheduler(settings, truth,
+                                                                                          packaged_classifier):
     server = SkewedClock(truth, 30.0)
     database = StandInServerDatabase(settings, server)
     try:
-        runtime = get_runtime(create_app(settings, database=database, clock=truth))
+        runtime = get_runtime(create_app(settings, database=database, clock=truth, classifier=packaged_classifier))
         try:
             assert runtime.clock.now() == server.now()  # measured by prepare()
             assert ("server-clock", runtime.clock.refresh, REMEASURE_S) in runtime.periodic_jobs()
@@ -216,10 +217,12 @@ def test_a_fast_clocks_pause_is_no_longer_than_anyone_elses(database, truth, ser
 
 
 @pytest.mark.parametrize("server_clock", [True, False], ids=["server-clock", "host-clocks"])
-def test_a_reaper_on_a_host_a_lease_ahead_leaves_a_run_that_just_heartbeat_alone(settings, truth, server_clock):
+def test_a_reaper_on_a_host_a_lease_ahead_leaves_a_run_that_just_heartbeat_alone(settings, truth, server_clock,
+                                                                                  packaged_classifier):
     database = StandInServerDatabase(settings, SkewedClock(truth, 0.0) if server_clock else None)
     try:
-        here, ahead = [get_runtime(create_app(settings, database=database, clock=SkewedClock(truth, skew)))
+        here, ahead = [get_runtime(create_app(settings, database=database, clock=SkewedClock(truth, skew),
+                                              classifier=packaged_classifier))
                        for skew in (0.0, settings.lock_ttl_s + 1)]
         try:
             # A run that started (and heartbeat) a second ago; its worker is between heartbeats.
@@ -238,7 +241,8 @@ def test_a_reaper_on_a_host_a_lease_ahead_leaves_a_run_that_just_heartbeat_alone
 
 @pytest.mark.slow
 @pytest.mark.parametrize("server_clock", [True, False], ids=["server-clock", "host-clocks"])
-def test_two_workers_whose_clocks_disagree_by_two_seconds_keep_the_upstream_within_its_limit(server_clock):
+def test_two_workers_whose_clocks_disagree_by_two_seconds_keep_the_upstream_within_its_limit(server_clock,
+                                                                                              packaged_classifier):
     # A tight, fast window (10 calls a second upstream, the same budget here) and two
     # workers, one 2 s ahead: more than the window, so a host clock would reuse the other's
     # slots at once.
@@ -251,7 +255,8 @@ def test_two_workers_whose_clocks_disagree_by_two_seconds_keep_the_upstream_with
             migrate(database)
         try:
             records = ingest_on_workers(settings, database, [SkewedClock(system, 0.0), SkewedClock(system, 2.0)],
-                                        ["tenant_a", "tenant_b", "tenant_c", "tenant_d"])
+                                        ["tenant_a", "tenant_b", "tenant_c", "tenant_d"],
+                                        classifier=packaged_classifier)
             report = mock.report()
         finally:
             if not settings.embedded:
