@@ -5,6 +5,7 @@ import pytest
 
 from support import assert_json_error
 from ticketsvc.notifications.breaker import FAILURE
+from ticketsvc.notifications.outbox import Alert
 from ticketsvc.api.context import get_runtime
 
 PUBLIC_FIELDS = {"id", "tenant_id", "ticket_id", "urgency", "reason", "status", "attempts", "next_attempt_at",
@@ -54,8 +55,25 @@ def test_notifications_page_and_filter_by_status(client, runtime, enqueue):
     assert {n["ticket_id"] for n in pending["notifications"]} == {"P0", "P1"}
 
 
+def test_notifications_filter_by_ticket_within_the_tenant(client, runtime, fake_clock, enqueue):
+    enqueue(runtime, 3)
+    fake_clock.advance(60)
+    runtime.outbox.enqueue([Alert("tenant_a", "T1", "high", "escalated", "tenant_a:T1:high:v2")], runtime.clock.now())
+    enqueue(runtime, 2, tenant_id="tenant_b")  # the same ticket id in another tenant: another ticket
+    body = client.get("/notifications", query_string={"tenant_id": "tenant_a", "ticket_id": "T1"}).get_json()
+    assert body["total"] == 2
+    assert [(n["ticket_id"], n["reason"]) for n in body["notifications"]] == \
+        [("T1", "escalated"), ("T1", "classified high urgency")]
+    both = client.get("/notifications", query_string={"tenant_id": "tenant_a", "ticket_id": "T1", "status": "pending"})
+    assert both.get_json()["total"] == 2
+    none = client.get("/notifications", query_string={"tenant_id": "tenant_a", "ticket_id": "T9"}).get_json()
+    assert none["total"] == 0 and none["notifications"] == []
+
+
 @pytest.mark.parametrize("query, field", [
     ({"tenant_id": "tenant_a", "status": "sent"}, "status"),
+    ({"tenant_id": "tenant_a", "ticket_id": ""}, "ticket_id"),
+    ({"tenant_id": "tenant_a", "ticket_id": "x" * 129}, "ticket_id"),
     ({"tenant_id": "bad tenant!"}, "tenant_id"),
     ({}, "tenant_id"),
     ({"tenant_id": "tenant_a", "page": 0}, "page"),

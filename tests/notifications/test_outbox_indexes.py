@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from support import plan_stages
+from ticketsvc.domain import PageRequest
 from ticketsvc.notifications.outbox import Alert, NotificationOutbox
 from ticketsvc.storage import INDEXES
 
@@ -68,6 +69,7 @@ def outbox_queries(database, fake_clock):
     outbox.retry_all_dead("a", "test", now)
     outbox.withdraw_for_deleted_tickets("b", ["b-1", "b-2"], now)
     outbox.backlog(now)
+    outbox.list_for_tenant("a", None, PageRequest(page=1, page_size=20), ticket_id="a-1")  # a ticket's alerts
     return log
 
 

@@ -5,12 +5,21 @@ a standard-library module, so nothing here is imported by name.
 """
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
+import time
+import uuid
 from dataclasses import dataclass
 from typing import Callable
 
 import pytest
+import requests
 from prometheus_client.parser import text_string_to_metric_families
+
+from conftest import ROOT, TEST_MONGO_URL, GunicornService, mock_config
+from mock_api.testing import MockUpstreamServer
 
 
 class Samples(dict):
@@ -103,3 +112,78 @@ def open_tab(browser):
     yield open_
     for context in contexts:
         context.close()
+
+
+# -- the dashboard's service ---------------------------------------------------------------
+DASHBOARD_ADMIN_KEY = "dashboard-test-admin-key-" + "d" * 32
+
+
+class DashboardSite:
+    """The service under gunicorn (AUTH_MODE=keys) over its own mock upstream, with the
+    calls a dashboard test makes to set it up and to ask the API what a page should show."""
+
+    admin_key = DASHBOARD_ADMIN_KEY
+
+    def __init__(self, service: GunicornService, mock: MockUpstreamServer):
+        self.service, self.mock, self.url = service, mock, service.url
+        self.key = ""  # the tenant key a module's tests browse with (its site fixture sets it)
+
+    def get(self, path: str, key: str, **params) -> dict:
+        response = requests.get(self.url + path, params=params, headers={"Authorization": f"Bearer {key}"},
+                                timeout=10)
+        assert response.status_code == 200, (path, params, response.status_code, response.text[:300])
+        return response.json()
+
+    def tenant_key(self, tenant_id: str) -> str:
+        response = requests.post(self.url + "/admin/api-keys", json={"tenant_id": tenant_id, "name": "dashboard"},
+                                 headers={"Authorization": f"Bearer {self.admin_key}"}, timeout=10)
+        assert response.status_code == 201, response.text
+        return response.json()["key"]
+
+    def ingest(self, key: str, tenant_id: str) -> dict:
+        """One ingestion run of ``tenant_id``, to its end and its stats' refresh."""
+        started = requests.post(self.url + "/ingest/run", params={"tenant_id": tenant_id},
+                                headers={"Authorization": f"Bearer {key}"}, timeout=10)
+        assert started.status_code == 202, started.text
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            job = self.get(f"/ingest/progress/{started.json()['job_id']}", key)
+            # Completed, and its end-of-run rollup refresh done: the stats are as of this run.
+            if job["status"] != "running" and \
+                    (self.get(f"/tenants/{tenant_id}/stats", key)["as_of_run"] or {}).get("job_id") == job["job_id"]:
+                assert job["status"] == "completed", job
+                return job
+            time.sleep(0.1)
+        raise AssertionError("ingestion did not finish")
+
+
+@pytest.fixture(scope="module")
+def dashboard_sites():
+    """``start(notify=None, **env)`` -> a DashboardSite: the mock upstream (``notify``: its
+    notify endpoint's settings) and gunicorn over it; both stopped when the module ends,
+    so a module's tests share one service."""
+    started: list[DashboardSite] = []
+
+    def start(notify: dict | None = None, **env: str) -> DashboardSite:
+        mock = MockUpstreamServer(mock_config())
+        if notify:
+            mock.admin("POST", "/admin/config", json={"notify": notify})
+        values = {"AUTH_MODE": "keys", "ADMIN_API_KEY": DASHBOARD_ADMIN_KEY, "EXTERNAL_API_URL": mock.url,
+                  "LOG_LEVEL": "info", "SYNC_INTERVAL_S": "0", **env}
+        if TEST_MONGO_URL:  # as a deployment does: the migrate step, then the service
+            values.update(MONGO_URL=TEST_MONGO_URL, MONGO_DB="ticketsvc_e2e_" + uuid.uuid4().hex[:12])
+            subprocess.run([sys.executable, "-m", "ticketsvc", "db", "migrate"], cwd=ROOT, check=True, timeout=120,
+                           env={**os.environ, "MONGO_URL": values["MONGO_URL"], "MONGO_DB": values["MONGO_DB"]},
+                           capture_output=True)
+        try:
+            site = DashboardSite(GunicornService(values), mock)
+        except Exception:
+            mock.stop()
+            raise
+        started.append(site)
+        return site
+
+    yield start
+    for site in started:
+        site.service.stop()
+        site.mock.stop()

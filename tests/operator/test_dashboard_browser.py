@@ -16,21 +16,15 @@ or Playwright is missing (tests/operator/conftest.py).
 """
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
-import uuid
 from urllib.parse import parse_qsl, quote, urlsplit
 
 import pytest
 import requests
 
-from conftest import ROOT, TEST_MONGO_URL, GunicornService, mock_config
-from mock_api.testing import MockUpstreamServer
+from conftest import ROOT
 
 ARTIFACTS = ROOT / "artifacts"
-ADMIN_KEY = "dashboard-test-admin-key-" + "d" * 32
 TENANT = "tenant_a"
 BREAKDOWNS = {"by_status": "status", "by_urgency": "urgency", "by_sentiment": "sentiment", "by_source": "source"}
 VIEWPORTS = [(1280, 900), (390, 844)]
@@ -49,89 +43,45 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 # -- the service, once for the module -------------------------------------------------------
-class Site:
-    """The service under gunicorn, its mock upstream, and tenant_a's key (``key``)."""
+def _alert_totals(site, key: str) -> dict[str, int]:
+    return {status: site.get("/notifications", key, tenant_id=TENANT, status=status, page_size=1)["total"]
+            for status in ("pending", "delivered", "dead")}
 
-    def __init__(self, service: GunicornService, mock: MockUpstreamServer):
-        self.service, self.mock, self.url = service, mock, service.url
-        self.key = ""
 
-    def get(self, path: str, key: str, **params) -> dict:
-        response = requests.get(self.url + path, params=params, headers={"Authorization": f"Bearer {key}"},
-                                timeout=10)
-        assert response.status_code == 200, (path, params, response.status_code, response.text[:300])
-        return response.json()
+def _settle_alerts(site, key: str, timeout: float = 30.0) -> dict[str, int]:
+    """Wait until delivery stops moving alerts (all sent, or held by the open circuit)."""
+    deadline = time.monotonic() + timeout
+    previous = None
+    while time.monotonic() < deadline:
+        totals = _alert_totals(site, key)
+        if totals == previous:
+            return totals
+        previous = totals
+        time.sleep(1.5)  # longer than NOTIFY_POLL_S: a drain tick ran in between
+    raise AssertionError(f"alerts still moving after {timeout}s: {previous}")
 
-    def tenant_key(self, tenant_id: str) -> str:
-        response = requests.post(self.url + "/admin/api-keys", json={"tenant_id": tenant_id, "name": "dashboard"},
-                                 headers={"Authorization": f"Bearer {ADMIN_KEY}"}, timeout=10)
-        assert response.status_code == 201, response.text
-        return response.json()["key"]
 
-    def ingest(self, key: str) -> dict:
-        started = requests.post(self.url + "/ingest/run", params={"tenant_id": TENANT},
-                                headers={"Authorization": f"Bearer {key}"}, timeout=10)
-        assert started.status_code == 202, started.text
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            job = self.get(f"/ingest/progress/{started.json()['job_id']}", key)
-            # Completed, and its end-of-run rollup refresh done: the stats are as of this run.
-            if job["status"] != "running" and \
-                    (self.get(f"/tenants/{TENANT}/stats", key)["as_of_run"] or {}).get("job_id") == job["job_id"]:
-                assert job["status"] == "completed", job
-                return job
-            time.sleep(0.1)
-        raise AssertionError("ingestion did not finish")
-
-    def alert_totals(self, key: str) -> dict[str, int]:
-        return {status: self.get("/notifications", key, tenant_id=TENANT, status=status, page_size=1)["total"]
-                for status in ("pending", "delivered", "dead")}
-
-    def settle_alerts(self, key: str, timeout: float = 30.0) -> dict[str, int]:
-        """Wait until delivery stops moving alerts (all sent, or held by the open circuit)."""
-        deadline = time.monotonic() + timeout
-        previous = None
-        while time.monotonic() < deadline:
-            totals = self.alert_totals(key)
-            if totals == previous:
-                return totals
-            previous = totals
-            time.sleep(1.5)  # longer than NOTIFY_POLL_S: a drain tick ran in between
-        raise AssertionError(f"alerts still moving after {timeout}s: {previous}")
-
-    def what_the_api_says(self, key: str, **stats_params) -> dict:
-        stats = self.get(f"/tenants/{TENANT}/stats", key, **stats_params)
-        stats.pop("generated_at")
-        return {"stats": stats, "runs": self.get("/ingest/logs", key, tenant_id=TENANT, page_size=8)["logs"],
-                "alerts": self.alert_totals(key),
-                "running": self.get("/ingest/status", key, tenant_id=TENANT)["running"]}
+def _what_the_api_says(site, key: str, **stats_params) -> dict:
+    stats = site.get(f"/tenants/{TENANT}/stats", key, **stats_params)
+    stats.pop("generated_at")
+    return {"stats": stats, "runs": site.get("/ingest/logs", key, tenant_id=TENANT, page_size=8)["logs"],
+            "alerts": _alert_totals(site, key),
+            "running": site.get("/ingest/status", key, tenant_id=TENANT)["running"]}
 
 
 @pytest.fixture(scope="module")
-def site():
-    """gunicorn over the mock upstream, tenant_a ingested twice, its alerts settled. Alerts
-    for a share of the tickets fail for good, so the page has a backlog to show: one attempt
-    each (dead at once), and the circuit they trip stays open (the rest pending)."""
-    mock = MockUpstreamServer(mock_config())
-    mock.admin("POST", "/admin/config", json={"notify": {"fail_first_attempts": 100, "fail_share": 0.6}})
-    env = {"AUTH_MODE": "keys", "ADMIN_API_KEY": ADMIN_KEY, "EXTERNAL_API_URL": mock.url, "LOG_LEVEL": "info",
-           "SYNC_INTERVAL_S": "0", "NOTIFY_MAX_ATTEMPTS": "1", "CB_OPEN_S": "3600"}
-    if TEST_MONGO_URL:  # as a deployment does: the migrate step, then the service
-        env.update(MONGO_URL=TEST_MONGO_URL, MONGO_DB="ticketsvc_e2e_" + uuid.uuid4().hex[:12])
-        subprocess.run([sys.executable, "-m", "ticketsvc", "db", "migrate"], cwd=ROOT, check=True, timeout=120,
-                       env={**os.environ, "MONGO_URL": env["MONGO_URL"], "MONGO_DB": env["MONGO_DB"]},
-                       capture_output=True)
-    service = GunicornService(env)
-    try:
-        site = Site(service, mock)
-        site.key = site.tenant_key(TENANT)
-        assert site.ingest(site.key)["counts"]["new"] > 0
-        site.ingest(site.key)
-        site.settle_alerts(site.key)
-        yield site
-    finally:
-        service.stop()
-        mock.stop()
+def site(dashboard_sites):
+    """gunicorn over the mock upstream (tests/operator/conftest.py), tenant_a ingested twice,
+    its alerts settled; ``site.key`` is tenant_a's key. Alerts for a share of the tickets fail
+    for good, so the page has a backlog to show: one attempt each (dead at once), and the
+    circuit they trip stays open (the rest pending)."""
+    site = dashboard_sites(notify={"fail_first_attempts": 100, "fail_share": 0.6},
+                           NOTIFY_MAX_ATTEMPTS="1", CB_OPEN_S="3600")
+    site.key = site.tenant_key(TENANT)
+    assert site.ingest(site.key, TENANT)["counts"]["new"] > 0
+    site.ingest(site.key, TENANT)
+    _settle_alerts(site, site.key)
+    return site
 
 
 # -- the page in the browser ----------------------------------------------------------------
@@ -166,13 +116,13 @@ def _open(open_tab, url: str, size: tuple[int, int], state: str = "ready"):
     return tab
 
 
-def _load_settled(open_tab, site: Site, url: str, size, **stats_params):
+def _load_settled(open_tab, site, url: str, size, **stats_params):
     """The page and the API's answers around it, again if the hour turned (the trend moves)."""
     for _ in range(2):
-        before = site.what_the_api_says(site.key, **stats_params)
+        before = _what_the_api_says(site, site.key, **stats_params)
         tab = _open(open_tab, url, size)
         page = Overview(tab)
-        if site.what_the_api_says(site.key, **stats_params) == before:
+        if _what_the_api_says(site, site.key, **stats_params) == before:
             break
     return tab, page, before
 
@@ -233,7 +183,7 @@ def _links(tab) -> dict[str, dict]:
     return links
 
 
-def _list_total(site: Site, query: list[tuple[str, str]]) -> int | None:
+def _list_total(site, query: list[tuple[str, str]]) -> int | None:
     """GET /tickets with a list link's filters: its total, or None if the API has no such
     filter yet (keyword=/signal= come with the signals branch)."""
     response = requests.get(site.url + "/tickets", params=[("tenant_id", TENANT), *query, ("page_size", "1")],
@@ -244,7 +194,7 @@ def _list_total(site: Site, query: list[tuple[str, str]]) -> int | None:
     return response.json()["total"]
 
 
-def _assert_links_follow_the_contract(tab, site: Site, stats: dict, check_totals: bool) -> list[str]:
+def _assert_links_follow_the_contract(tab, site, stats: dict, check_totals: bool) -> list[str]:
     """Every link's href is the contract's, with the figure's filters and its scope (range,
     source); with ``check_totals``, the list it opens holds as many tickets as the figure
     says. Returns the links whose filter the API does not have yet."""
@@ -433,7 +383,7 @@ def test_range_and_source_come_from_the_address_and_narrow_every_figure_and_link
         tab = _open(open_tab, url, VIEWPORTS[0])
         page = Overview(tab)
         used_from = page.figure("range.from")[0]
-        expected = site.what_the_api_says(site.key, from_date=used_from, source="email")
+        expected = _what_the_api_says(site, site.key, from_date=used_from, source="email")
         if used_from == expected["stats"]["range"]["from"]:
             break
     assert used_from and expected["stats"]["source"] == "email"
@@ -487,15 +437,11 @@ def test_the_script_draws_only_the_overview_and_redraws_the_trend_when_the_width
     stats_requests = []
     tab.page.on("request", lambda request: stats_requests.append(request.url) if "/stats" in request.url else None)
 
-    def as_another_view(route):  # the shell of another view (data-view is set by the server)
-        response = route.fetch()
-        route.fulfill(response=response, body=response.text().replace("<body ", '<body data-view="tickets" ', 1))
-
-    tab.page.route(f"**/dashboard/{TENANT}", as_another_view)
-    tab.page.goto(f"{site.url}/dashboard/{TENANT}#key={site.key}")
+    # Another view of the same shell (the ticket list): no overview, no stats fetched.
+    tab.page.goto(f"{site.url}/dashboard/{TENANT}/tickets#key={site.key}")
+    tab.page.wait_for_selector("body[data-view=tickets][data-state=ready]", state="attached")
     tab.page.wait_for_load_state("networkidle")
-    assert stats_requests == [] and tab.page.evaluate("document.body.dataset.state") == "loading"
-    assert tab.page.locator("#trend-chart svg").count() == 0
+    assert stats_requests == [] and tab.page.locator("#trend-chart").count() == 0
 
     tab = _open(open_tab, f"{site.url}/dashboard/{TENANT}#key={site.key}", VIEWPORTS[0])
     wide = tab.page.evaluate("document.querySelector('#trend-chart svg').viewBox.baseVal.width")

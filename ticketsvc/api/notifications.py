@@ -49,6 +49,8 @@ class RetriedSchema(Schema):
 
 class NotificationsQuerySchema(TenantPageQuerySchema):
     status = fields.String(validate=validate.OneOf(OutboxStatus.values()), metadata={"description": " | ".join(OutboxStatus.values())})
+    ticket_id = fields.String(validate=validate.Length(min=1, max=128), metadata={
+        "description": "Only this ticket's alerts (its external id, as /tickets/{ticket_id} takes it)"})
 
 
 class NotificationsSchema(PageSchema):
@@ -81,9 +83,9 @@ class Notifications(MethodView):
     @blp.arguments(NotificationsQuerySchema, location="query", unknown=RAISE)
     @blp.response(200, NotificationsSchema)
     def get(self, args):
-        """The tenant's alerts (the outbox), newest first, optionally by status."""
-        return _runtime().outbox.list_for_tenant(args["tenant_id"], args.get("status"),
-                                                 page_request(args)).body("notifications")
+        """The tenant's alerts (the outbox), newest first, optionally by status and by ticket."""
+        return _runtime().outbox.list_for_tenant(args["tenant_id"], args.get("status"), page_request(args),
+                                                 ticket_id=args.get("ticket_id")).body("notifications")
 
 
 @blp.route("/notifications/<notification_id>/retry")

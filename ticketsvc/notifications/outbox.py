@@ -270,11 +270,15 @@ class NotificationOutbox:
         return result.modified_count
 
     # -- reading --------------------------------------------------------------------------
-    def list_for_tenant(self, tenant_id: str, status: str | None, request: PageRequest) -> Page:
-        """One page of a tenant's alerts, newest first, and the total matching."""
+    def list_for_tenant(self, tenant_id: str, status: str | None, request: PageRequest,
+                        ticket_id: str | None = None) -> Page:
+        """One page of a tenant's alerts (optionally one status's, one ticket's), newest
+        first, and the total matching."""
         criteria: dict[str, Any] = {"tenant_id": tenant_id}
         if status is not None:
             criteria["status"] = status
+        if ticket_id is not None:
+            criteria["ticket_id"] = ticket_id
         page = read_page(self.collection, criteria, request, [("created_at", DESCENDING), ("_id", DESCENDING)],
                          {name: 1 for name in PUBLIC_FIELDS if name != "id"})
         return Page(items=[public_view(doc) for doc in page.items], total=page.total, request=page.request)

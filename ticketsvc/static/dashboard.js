@@ -3,9 +3,7 @@
  * JSON API with the caller's key and draws them, charts included, as inline SVG. No
  * library, no network beyond this service.
  *
- * - The key comes from the URL fragment (#key=..., never sent to the server; removed from
- *   the address bar once read) or from the page's form, and lives in sessionStorage (this
- *   tab only). Without one the page still tries: a service with AUTH_MODE=off answers.
+ * - The API key and the fetch helper are api.js's (shared with the other views).
  * - The stats are fetched once per load, through the browser's HTTP cache: the endpoint's
  *   ETag and "Cache-Control: private, no-cache" make every refresh a conditional GET that
  *   answers 304, without running a pipeline, until an ingestion run ends or the hour turns.
@@ -30,12 +28,10 @@
   if ((document.body.dataset.view || "overview") !== "overview") { return; }
 
   var SVG_NS = "http://www.w3.org/2000/svg";
-  var KEY_STORAGE = "ticketsvc.apiKey";
   var root = document.getElementById("dashboard");
   var tenant = root.dataset.tenant;
   var refreshMs = Math.max(5, Number(root.dataset.refreshS) || 60) * 1000;
   var enc = encodeURIComponent;
-  var memoryKey = null; // if sessionStorage is unavailable (privacy settings)
   var refreshTimer = null;
 
   var CHIPS_SHOWN = 6; // ticket links shown per at-risk customer before "+N more"
@@ -49,27 +45,9 @@
     source: ["email", "chat", "web", "phone"]
   };
 
-  // -- the API key --------------------------------------------------------------------
-  function readKey() {
-    try { return window.sessionStorage.getItem(KEY_STORAGE) || memoryKey; } catch (e) { return memoryKey; }
-  }
-
-  function storeKey(key) {
-    memoryKey = key || null;
-    try {
-      if (key) { window.sessionStorage.setItem(KEY_STORAGE, key); } else { window.sessionStorage.removeItem(KEY_STORAGE); }
-    } catch (e) { /* memoryKey holds it for this page */ }
-  }
-
-  function takeKeyFromFragment() {
-    var params = new URLSearchParams(window.location.hash.slice(1));
-    var key = params.get("key");
-    if (key) {
-      storeKey(key.trim());
-      // Out of the address bar and the history, so it is not shared with a copied link.
-      window.history.replaceState(null, "", window.location.pathname + window.location.search);
-    }
-  }
+  // -- the API key and the fetch helper (api.js) ------------------------------------------
+  var shared = window.TicketsvcApi;
+  var api = shared.api, ApiError = shared.ApiError, readKey = shared.readKey, askForKey = shared.askForKey;
 
   // -- the view (range and source) ------------------------------------------------------
   function readView() {
@@ -99,23 +77,6 @@
   }
 
   // -- the API ------------------------------------------------------------------------
-  function ApiError(status, message) {
-    this.status = status;
-    this.message = message;
-  }
-
-  function api(path) {
-    var headers = { Accept: "application/json" };
-    var key = readKey();
-    if (key) { headers.Authorization = "Bearer " + key; }
-    return window.fetch(path, { headers: headers, credentials: "omit" }).then(function (response) {
-      if (response.ok) { return response.json(); }
-      return response.json().catch(function () { return {}; }).then(function (body) {
-        throw new ApiError(response.status, (body && body.message) || response.statusText || "request failed");
-      });
-    });
-  }
-
   function tenantQuery(extra) {
     return "tenant_id=" + enc(tenant) + (extra ? "&" + extra : "");
   }
@@ -148,13 +109,6 @@
         refreshTimer = window.setTimeout(load, refreshMs);
       }
     });
-  }
-
-  function askForKey(message) {
-    if (message) { notice(message); } else { hide("notice"); }
-    show("key-form");
-    document.body.dataset.state = "need-key";
-    document.getElementById("key-input").focus();
   }
 
   // -- links to the other views ---------------------------------------------------------
@@ -482,7 +436,6 @@
   }
 
   function clear(node) { while (node.firstChild) { node.removeChild(node.firstChild); } }
-  function show(id) { document.getElementById(id).hidden = false; }
   function hide(id) { document.getElementById(id).hidden = true; }
 
   function notice(text) {
@@ -516,18 +469,9 @@
   }
 
   // -- wiring -------------------------------------------------------------------------
-  document.getElementById("key-form").addEventListener("submit", function (event) {
-    event.preventDefault();
-    var input = document.getElementById("key-input");
-    storeKey(input.value.trim());
-    input.value = "";
-    document.body.dataset.state = "loading";
-    load();
-  });
-  document.getElementById("change-key").addEventListener("click", function () {
-    storeKey(null);
+  shared.onKeyChange(function (key) {
     window.clearTimeout(refreshTimer);
-    askForKey(null);
+    if (key) { load(); }
   });
   document.getElementById("range").value = view.range;
   document.getElementById("source").value = view.source;
@@ -547,6 +491,5 @@
     }, 150);
   });
 
-  takeKeyFromFragment();
   load();
 }());

@@ -98,6 +98,10 @@ INDEXES: dict[str, list[IndexModel]] = {
         # Withdrawing the alerts of tickets ingestion has just deleted.
         IndexModel([("tenant_id", ASCENDING), ("ticket_id", ASCENDING), ("status", ASCENDING)],
                    name="tenant_ticket_status"),
+        # GET /notifications?ticket_id= (a ticket's alerts on the dashboard), newest first; with
+        # a status too, the status is checked on that ticket's few alerts.
+        IndexModel([("tenant_id", ASCENDING), ("ticket_id", ASCENDING), ("created_at", DESCENDING),
+                    ("_id", DESCENDING)], name="tenant_ticket_created"),
     ],
     "api_keys": [
         # Not tenant data: api_keys is a small coordination collection that stays unsharded
