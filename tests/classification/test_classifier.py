@@ -77,3 +77,12 @@ def test_classifying_is_cheap(classifier, labelled_tickets):
     # The target is well under 1 ms (bench/classify_bench.py measures it); this only
     # catches an order-of-magnitude regression on a loaded test machine.
     assert per_ticket < 0.003, f"{per_ticket * 1e6:.0f} us per ticket"
+
+
+def test_a_high_threshold_makes_a_ticket_high_once_p_high_reaches_it():
+    from ticketsvc.classification.classifier import model_urgency_of
+    unsure = {"low": 0.55, "medium": 0.38, "high": 0.07}
+    assert model_urgency_of(unsure, {}) == "low"                    # no threshold: the likeliest
+    assert model_urgency_of(unsure, {}, high_threshold=0.05) == "high"
+    assert model_urgency_of(unsure, {}, high_threshold=0.10) == "low"
+    assert model_urgency_of(unsure, {"medium": 1.5}, high_threshold=0.10) == "medium"

@@ -7,7 +7,8 @@ import pytest
 
 from ticketsvc.classification.train import load_corpus
 
-REASON = re.compile(r"urgency=(high|medium|low): (rule: .+|model: ('.+' [+-]\d+\.\d(, )?)+ -> \1 \(p=[01]\.\d\d\)"
+REASON = re.compile(r"urgency=(high|medium|low): (rule: .+|model: ('.+' [+-]\d+\.\d(, )?)+ -> \1 \(p=[01]\.\d\d"
+                    r"(, high from 0\.\d\d)?\)"
                     r"|model: no strong feature -> \1 \(p=[01]\.\d\d\))")
 
 
@@ -35,9 +36,7 @@ def test_model_reasons_quote_the_customers_words_with_their_weight(classifier):
 @pytest.mark.parametrize("subject, message, urgency", [
     ("Export", "The export is broken and I want my money back.", "high"),
     ("Issue ext-77: thanks", "This is a message about lawyer. " * 3, "high"),
-    pytest.param("Thanks", "Thanks for the help, but the app still crashes on start.", "medium",
-                 marks=pytest.mark.xfail(strict=True, reason="known miss: the model weighs the thanks over the "
-                                                              "crash; no rule is sure enough to set a floor")),
+    ("Thanks", "Thanks for the help, but the app still crashes on start.", "medium"),
 ])
 def test_strongest_signal_wins(classifier, subject, message, urgency):
     assert classifier.classify(subject, message).urgency == urgency

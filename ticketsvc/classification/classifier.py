@@ -9,7 +9,8 @@ How one ticket is decided:
    question, hypothetical and resolved scoping, and what the rules make of them.
 4. The learned layer (``model.py``) scores urgency, sentiment and requires_action from the
    words, word pairs, character pieces and the rules' findings (``features.py``).
-5. The policy's structure on top: the strongest signal wins (a rule the training corpus
+5. The policy's structure on top: high as soon as P(high) reaches a threshold chosen
+   out of fold (a missed high costs more than an over-rated medium); the strongest signal wins (a rule the training corpus
    found sure, e.g. a chargeback, sets a floor under the model's urgency), and every
    high or medium ticket requires action.
 """
@@ -107,8 +108,18 @@ def _quote(items) -> str:
     return ", ".join(f"'{w}' {v:+.1f}" for w, v in items)
 
 
-def _named(label: str) -> str:
-    return label[2:].replace(":", " ").replace("_", " ") if label.startswith("r:") else label
+def _named(label: str, reading: RuleReading | None = None) -> str:
+    """A feature as ``reasons`` names it: a word or pair as written; a rule finding by its
+    name, with the customer's words that made it when it is a category that stands
+    ("legal threat: lawsuit")."""
+    if not label.startswith("r:"):
+        return label
+    name = label[2:].replace(":", " ").replace("_", " ")
+    hits = reading.found.get(label[2:].split(":")[0]) if reading is not None else None
+    if hits:
+        words = ", ".join(dict.fromkeys(reading.text.surface(h.start, h.end) for h in hits))
+        return f"{name}: {words}"
+    return name
 
 
 class Classifier:
@@ -121,6 +132,7 @@ class Classifier:
         self._reader = RuleReader(rules)
         settings: Mapping = model.settings if model else {}
         self._urgency_bias = MappingProxyType(dict(settings.get("urgency_bias", {})))
+        self._high_threshold = settings.get("high_threshold")
         self._sentiment_bias = MappingProxyType(dict(settings.get("sentiment_bias", {})))
         self._action_threshold = float(settings.get("action_threshold", 0.5))
         self._sure = frozenset(settings.get("sure_rules", ()))
@@ -152,8 +164,8 @@ class Classifier:
             return self._rules_only(reading)
         scored = self.model.score(analysis.features)
         urgency, urgency_reason, decided_by = self._urgency(reading, scored)
-        sentiment, sentiment_reason = self._sentiment(scored)
-        requires_action, action_reason = self._requires_action(urgency, scored)
+        sentiment, sentiment_reason = self._sentiment(reading, scored)
+        requires_action, action_reason = self._requires_action(urgency, reading, scored)
         return Classification(
             urgency=urgency,
             sentiment=sentiment,
@@ -168,7 +180,7 @@ class Classifier:
     def _urgency(self, reading: RuleReading, scored: Scored) -> tuple[str, str, str]:
         """The model's urgency, unless a sure rule asks for more: the strongest signal wins."""
         probabilities = scored.probabilities["urgency"]
-        model_urgency = max(URGENCIES, key=lambda u: (probabilities[u] * _bias(self._urgency_bias, u), _RANK[u]))
+        model_urgency = model_urgency_of(probabilities, self._urgency_bias, self._high_threshold)
         sure = [(self.rules.categories[name], hits) for name, hits in reading.found.items()
                 if name in self._sure and self.rules.categories[name].urgency]
         if sure:
@@ -177,18 +189,19 @@ class Classifier:
                 words = ", ".join(dict.fromkeys(f"'{reading.text.surface(h.start, h.end)}'" for h in hits))
                 return category.urgency, f"urgency={category.urgency}: rule: {category.label} ({words})", "rule"
         top = self.model.explain(scored, "urgency", model_urgency, _EXPLAINED)
+        cut = f", high from {self._high_threshold:.2f}" if model_urgency == "high" and self._high_threshold else ""
         return (model_urgency,
-                f"urgency={model_urgency}: model: {_quote((_named(w), v) for w, v in top) or 'no strong feature'}"
-                f" -> {model_urgency} (p={probabilities[model_urgency]:.2f})", "model")
+                f"urgency={model_urgency}: model: {_quote((_named(w, reading), v) for w, v in top) or 'no strong feature'}"
+                f" -> {model_urgency} (p={probabilities[model_urgency]:.2f}{cut})", "model")
 
-    def _sentiment(self, scored: Scored) -> tuple[str, str]:
+    def _sentiment(self, reading: RuleReading, scored: Scored) -> tuple[str, str]:
         probabilities = scored.probabilities["sentiment"]
         sentiment = max(probabilities, key=lambda s: probabilities[s] * _bias(self._sentiment_bias, s))
         top = self.model.explain(scored, "sentiment", sentiment, _EXPLAINED)
-        return sentiment, (f"sentiment={sentiment}: model: {_quote((_named(w), v) for w, v in top) or 'no strong feature'}"
+        return sentiment, (f"sentiment={sentiment}: model: {_quote((_named(w, reading), v) for w, v in top) or 'no strong feature'}"
                            f" -> {sentiment} (p={probabilities[sentiment]:.2f})")
 
-    def _requires_action(self, urgency: str, scored: Scored) -> tuple[bool, str]:
+    def _requires_action(self, urgency: str, reading: RuleReading, scored: Scored) -> tuple[bool, str]:
         """Every high or medium ticket requires action; a low one when the model says so."""
         if urgency != "low":
             return True, f"requires_action: {urgency} urgency"
@@ -196,7 +209,7 @@ class Classifier:
         decided = p_true >= self._action_threshold
         top = self.model.explain(scored, "requires_action", decided, _EXPLAINED)
         return decided, (f"requires_action={str(decided).lower()}: model: "
-                         f"{_quote((_named(w), v) for w, v in top) or 'no strong feature'} (p={p_true:.2f})")
+                         f"{_quote((_named(w, reading), v) for w, v in top) or 'no strong feature'} (p={p_true:.2f})")
 
     def _keywords(self, reading: RuleReading, scored: Scored, urgency: str, decided_by: str) -> list[str]:
         """The customer's words that fired: the rule phrases that stand, in order of
@@ -226,6 +239,19 @@ class Classifier:
 
 def _bias(biases: Mapping[str, float], label: str) -> float:
     return float(biases.get(label, 1.0))
+
+
+def model_urgency_of(probabilities: Mapping[str, float], bias: Mapping[str, float],
+                     high_threshold: float | None = None) -> str:
+    """The model's urgency. Missing a high costs far more than over-rating a medium, so
+    with a ``high_threshold`` (chosen out of fold in training) a ticket is high as soon as
+    P(high) reaches it, and otherwise medium or low by their weighed probabilities; without
+    one, the label whose probability times its ``bias`` is largest."""
+    if high_threshold is not None:
+        if probabilities["high"] >= high_threshold:
+            return "high"
+        return max(("low", "medium"), key=lambda u: (probabilities[u] * _bias(bias, u), _RANK[u]))
+    return max(URGENCIES, key=lambda u: (probabilities[u] * _bias(bias, u), _RANK[u]))
 
 
 def compose_version(rules_version: str, model_digest: str) -> str:
