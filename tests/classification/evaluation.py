@@ -19,14 +19,15 @@ LABELS = ("urgency", "sentiment", "requires_action")
 # What the sealed set must reach (issue 20's bar).
 SEALED_MINIMUM = {"urgency": 0.90, "sentiment": 0.88, "requires_action": 0.90}
 SEALED_HIGH_RECALL = 0.97
-# What the engine reached on the sealed set when it was placed (cls-ffac983049: urgency
-# 0.867, sentiment 0.922, requires_action 0.939, high recall 0.912), less a hundredth:
-# issue 20's bar is NOT met for urgency and high recall, and the issue stays open. Until it
-# is, the suite holds this floor so that no change makes the engine worse on text it has
-# never seen; raise it (never lower it) as the engine improves. The sealed set never tunes
-# anything: these figures were read once, after the engine was built.
-SEALED_FLOOR = {"urgency": 0.857, "sentiment": 0.88, "requires_action": 0.929}
-SEALED_FLOOR_HIGH_RECALL = 0.902
+# What the engine reached on the sealed set when it was placed, less a hundredth:
+# cls-ffac983049 read urgency 0.867, sentiment 0.922, requires_action 0.939, high recall 0.912;
+# cls-e935438e16 (seven writers, a high threshold chosen out of fold) reads 0.870, 0.937,
+# 0.948, 0.975. Issue 20's bar is NOT met for urgency accuracy, and the issue stays open.
+# Until it is, the suite holds this floor so that no change makes the engine worse on text
+# it has never seen; raise it (never lower it) as the engine improves. The sealed set never
+# tunes anything: these figures were read once per engine, after the engine was built.
+SEALED_FLOOR = {"urgency": 0.86, "sentiment": 0.927, "requires_action": 0.938}
+SEALED_FLOOR_HIGH_RECALL = 0.965
 _SEVERITY = {("high", "low"): 0, ("high", "medium"): 1}
 
 
