@@ -152,9 +152,13 @@ def find_cues(index: PhraseIndex, text: Text, max_gap: int) -> Cues:
     longest phrase there is a non-cue ("no one"), which hides the cues inside it. Cues
     match words, not stems."""
     words, clauses = text.words, text.clauses
+    starts = index._starts
     cues: list[Cue] = []
     i, n = 0, len(words)
     while i < n:
+        if words[i] not in starts:   # most words start no cue: one set lookup
+            i += 1
+            continue
         matched = [(end, pattern.owner) for pattern, end in index.matches(words, clauses, i, max_gap)]
         if not matched:
             i += 1
