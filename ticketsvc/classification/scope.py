@@ -54,6 +54,18 @@ _BOILERPLATE_WORDS = ("intended", "received this", "notify the sender", "privile
                       "disclaimer", "any ", "unauthori")
 _BOILERPLATE_WORDS_RE = re.compile("|".join(_BOILERPLATE_WORDS), re.I)
 _DIGIT = re.compile(r"\d")
+_DIGITS = re.compile(r"\d+")
+# Every match of _AMOUNT, _NUMBER_AFTER_NOUN and _IDS holds a digit and reaches at most
+# two whitespace-separated words before the digit's word ("order # 88", "$ 5") and one
+# after it ("5 usd", "12 k"); none starts or ends with whitespace. So the three passes
+# only need the text around digits: the digit's word, two words before, one after
+# (on the reversed text, the rest of the word and the words before it).
+_WORDS_BEFORE = re.compile(r"\S*(?:\s+\S+){0,2}")
+_WORDS_AFTER = re.compile(r"\S*(?:\s+\S+)?")
+# Joins the pieces around digits: no match can hold it, and it stands for the whitespace
+# around a piece as \b and the patterns' lookarounds see it (neither a word character nor
+# "." or ",").
+_JOIN = "\x00"
 _NUMBER_AFTER_NOUN = re.compile(
     r"\b(order|ticket|invoice|case|ref|reference|no|nr|number|account|acct|id|po|customer|"
     r"member|booking|transaction|receipt|contract|policy|claim|issue|tracking)(\.?\s*[:#]?\s*)\d+\b",
@@ -102,6 +114,42 @@ def neutral_ids(text: str) -> str:
     """Ids, long numbers and amounts replaced by neutral tokens."""
     if not _DIGIT.search(text):
         return text
+    if _JOIN in text:
+        return _neutral(text)
+    windows = _around_digits(text)
+    pieces = _neutral(_JOIN.join(text[start:end] for start, end in windows)).split(_JOIN)
+    out = []
+    done = 0
+    for (start, end), piece in zip(windows, pieces):
+        out.append(text[done:start])
+        out.append(piece)
+        done = end
+    out.append(text[done:])
+    return "".join(out)
+
+
+def _neutral(text: str) -> str:
+    """The three passes, in order: amounts, numbers after a noun, ids."""
     text = _AMOUNT.sub(f" {AMOUNT_TOKEN} ", text)
     text = _NUMBER_AFTER_NOUN.sub(lambda m: f"{m.group(1)}{m.group(2)}{ID_TOKEN}", text)
     return _IDS.sub(ID_TOKEN, text)
+
+
+def _around_digits(text: str) -> list[list[int]]:
+    """[start, end) of the stretches any id or amount can lie in: each digit's word, two
+    words before and one after, overlapping stretches merged, in order."""
+    backwards = text[::-1]
+    size = len(text)
+    windows: list[list[int]] = []
+    for digits in _DIGITS.finditer(text):
+        start, end = digits.span()
+        right = _WORDS_AFTER.match(text, end).end()
+        if windows and start < windows[-1][1]:   # a later word: its window starts no earlier
+            windows[-1][1] = max(windows[-1][1], right)
+            continue
+        left = size - _WORDS_BEFORE.match(backwards, size - start).end()
+        if windows and left <= windows[-1][1]:
+            windows[-1][1] = right
+        else:
+            windows.append([left, right])
+    return windows

@@ -1,0 +1,40 @@
+"""The reading scope's shortcuts give exactly what the plain passes give: ``neutral_ids``
+runs its three patterns only around digits, on any text (hypothesis draws texts dense with
+digits, currencies, the nouns ids follow, separators and odd whitespace)."""
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from ticketsvc.classification import scope
+
+# What ids and amounts are made of, and what could fool a shortcut: words around digits,
+# separators, currency words and symbols, every kind of whitespace, non-ASCII digits.
+_PIECES = st.sampled_from([
+    "0", "7", "12", "503", "1432", "2024", "19.99", "1,000", "\u0663", "\uff15",
+    "$", "\u20ac", "\u00a3", "usd", "EUR", "dollars", "euro", "k", "M",
+    "order", "ticket", "No", "ref", "issue", "invoice", "INV", "ext", "PO", "A1B2C3",
+    "a", "refund", "site", "down", "abc",
+    "#", "-", "/", "_", ".", ",", ":", "'",
+    " ", " ", " ", "  ", "\n", "\t", "\u00a0", "\u2003",
+])
+_TEXTS = st.lists(_PIECES, max_size=40).map("".join)
+
+
+def _plain(text: str) -> str:
+    """The three passes over the whole text, as ``neutral_ids`` defines them."""
+    if not scope._DIGIT.search(text):
+        return text
+    return scope._neutral(text)
+
+
+@settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_TEXTS)
+def test_neutral_ids_around_digits_equals_the_passes_over_the_whole_text(text):
+    assert scope.neutral_ids(text) == _plain(text)
+
+
+def test_neutral_ids_keeps_text_between_the_ids():
+    text = "Order #1432 was charged $19.99 twice.\n\nSee INV-2024-0012, ticket 88 and ext-503 here."
+    assert scope.neutral_ids(text) == _plain(text)
+    assert scope.neutral_ids(text) == ("Order #idnum was charged  amount  twice.\n\n"
+                                       "See idnum, ticket idnum and idnum here.")
