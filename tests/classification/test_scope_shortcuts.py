@@ -1,11 +1,12 @@
-"""The reading scope's shortcuts give exactly what the plain passes give: ``neutral_ids``
-runs its three patterns only around digits, on any text (hypothesis draws texts dense with
-digits, currencies, the nouns ids follow, separators and odd whitespace)."""
+"""The reading scope's shortcuts give exactly what the plain passes give, on any text:
+``neutral_ids`` runs its three patterns only around digits (hypothesis draws texts dense
+with digits, currencies, the nouns ids follow, separators and odd whitespace), and
+``respell`` looks for candidates in lower-cased ASCII text without case folding."""
 from __future__ import annotations
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from ticketsvc.classification import scope
+from ticketsvc.classification import scope, spelling
 
 # What ids and amounts are made of, and what could fool a shortcut: words around digits,
 # separators, currency words and symbols, every kind of whitespace, non-ASCII digits.
@@ -27,7 +28,7 @@ def _plain(text: str) -> str:
     return scope._neutral(text)
 
 
-@settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_TEXTS)
 def test_neutral_ids_around_digits_equals_the_passes_over_the_whole_text(text):
     assert scope.neutral_ids(text) == _plain(text)
@@ -38,3 +39,17 @@ def test_neutral_ids_keeps_text_between_the_ids():
     assert scope.neutral_ids(text) == _plain(text)
     assert scope.neutral_ids(text) == ("Order #idnum was charged  amount  twice.\n\n"
                                        "See idnum, ticket idnum and idnum here.")
+
+
+_WORDS = st.lists(st.sampled_from([
+    "urgnetly", "Urgnetly", "URGNETLY", "emergancy", "imediately", "atorney", "refnud", "pleaes", "please",
+    "plea", "layer", "x_urgnetly", "9urgnetly", "urgnetly9", "re", "refunding", "fruious", "\u017fo", "caf\u00e9",
+    " ", " ", "  ", "\n", "-", "_", ".", "'", "!",
+]), max_size=30).map("".join)
+
+
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_WORDS)
+def test_respell_on_lower_cased_ascii_equals_the_case_folding_pattern(text):
+    assert spelling.respell(text) == spelling._CANDIDATE.sub(
+        lambda m: spelling.correction(m.group()) or m.group(), text)
