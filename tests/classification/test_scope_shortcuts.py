@@ -1,7 +1,8 @@
 """The reading scope's shortcuts give exactly what the plain passes give, on any text:
 ``neutral_ids`` runs its three patterns only around digits (hypothesis draws texts dense
-with digits, currencies, the nouns ids follow, separators and odd whitespace), and
-``respell`` looks for candidates in lower-cased ASCII text without case folding."""
+with digits, currencies, the nouns ids follow, separators and odd whitespace),
+boilerplate is looked for only near the words its phrases hold, and ``respell`` looks for
+candidates in lower-cased ASCII text without case folding."""
 from __future__ import annotations
 
 from hypothesis import HealthCheck, given, settings, strategies as st
@@ -53,3 +54,20 @@ _WORDS = st.lists(st.sampled_from([
 def test_respell_on_lower_cased_ascii_equals_the_case_folding_pattern(text):
     assert spelling.respell(text) == spelling._CANDIDATE.sub(
         lambda m: spelling.correction(m.group()) or m.group(), text)
+
+
+_LINES = st.lists(st.sampled_from([
+    "Disclaimer", "disclaimers", "  DISCLAIMER:", "intended", "only for the", "use of the", "named", "recipient",
+    "received this", "e-mail", "email", "message", "in error", "notify the sender", "legally", "privileged",
+    "and", "confidential", "confidentiality", "notice", "subject to legal privilege", "legal", "any", "Any",
+    "unauthorised", "unauthorized", "review", "use", "copying", "this", "attachments", "is", "may be",
+    "refund", "x" * 90, "caf\u00e9", "\u0130", "\u0131ntended", "unauthori\u017fed", "\u212a",
+    " ", " ", "  ", "\n", "\t", ".", ",",
+]), max_size=30).map(" ".join)
+
+
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_LINES)
+def test_boilerplate_looked_for_near_its_words_is_found_as_by_the_whole_pattern(text):
+    assert scope._has_boilerplate(text) == (scope._BOILERPLATE.search(text) is not None)
+    assert scope._may_be_boilerplate(text) == (scope._BOILERPLATE_WORDS_RE.search(text) is not None)

@@ -26,16 +26,24 @@ AMOUNT_TOKEN = "amount"
 
 _QUOTE_HEADER = re.compile(r"^\s*(on\s.{0,200}\swrote:|-{2,}\s*original message\s*-{2,})\s*$", re.I)
 _SIGNATURE_DASHES = re.compile(r"^--\s?$")
-_BOILERPLATE = re.compile(
-    r"intended (solely )?(only )?(for the )?(use of the )?(named )?(recipient|addressee)"
-    r"|received this (e-?mail|message|communication) in error"
-    r"|notify the sender"
-    r"|(legally )?privileged and confidential|confidential and (legally )?privileged"
-    r"|subject to legal privilege|legal(ly)? privilege"
-    r"|confidentiality (notice|statement|disclaimer)|^\s*disclaimer\b"
-    r"|(any|unauthori[sz]ed) (review|use|disclosure|distribution|dissemination|copying)"
-    r"|this (e-?mail|message) (and any attachments? )?(is|are|may be) confidential",
-    re.I)
+# Each phrase holds one of _BOILERPLATE_WORDS and is at most 55 characters long.
+_BOILERPLATE_PHRASES = (
+    r"intended (solely )?(only )?(for the )?(use of the )?(named )?(recipient|addressee)",
+    r"received this (e-?mail|message|communication) in error",
+    r"notify the sender",
+    r"(legally )?privileged and confidential|confidential and (legally )?privileged",
+    r"subject to legal privilege|legal(ly)? privilege",
+    r"confidentiality (notice|statement|disclaimer)",
+    r"(any|unauthori[sz]ed) (review|use|disclosure|distribution|dissemination|copying)",
+    r"this (e-?mail|message) (and any attachments? )?(is|are|may be) confidential",
+)
+_DISCLAIMER_FIRST = r"\s*disclaimer\b"   # a text that opens with "Disclaimer"
+_BOILERPLATE = re.compile("|".join(_BOILERPLATE_PHRASES + ("^" + _DISCLAIMER_FIRST,)), re.I)
+# The same in two parts, so that the phrases are looked for only near the words they
+# hold (within _BOILERPLATE_REACH characters, room to spare), not along the whole text.
+_BOILERPLATE_ANYWHERE = re.compile("|".join(_BOILERPLATE_PHRASES), re.I)
+_DISCLAIMER_AT_START = re.compile(_DISCLAIMER_FIRST, re.I)
+_BOILERPLATE_REACH = 80
 
 _AMOUNT = re.compile(
     r"(?:[$\u20ac\u00a3]|\b(?:usd|eur|gbp|aud|cad|chf|inr|pln|brl)\b)\s?\d[\d,.]*(?:\s?[kKmM]\b)?"
@@ -82,7 +90,7 @@ def customer_text(subject: str | None, message: str | None) -> tuple[str, str]:
 def own_words(message: str) -> str:
     """The message without quoted replies and signature boilerplate."""
     screened = _may_be_boilerplate(message)   # else no line can be
-    if ">" not in message and "--" not in message and not (screened and _BOILERPLATE.search(message)):
+    if ">" not in message and "--" not in message and not (screened and _has_boilerplate(message)):
         return message
     kept: list[str] = []
     for line in message.split("\n"):
@@ -95,19 +103,56 @@ def own_words(message: str) -> str:
             if "original message" in stripped.lower():
                 break
             continue
-        if screened and _may_be_boilerplate(line) and _BOILERPLATE.search(line):
+        if screened and _has_boilerplate(line):
             continue
         kept.append(line)
     return "\n".join(kept)
 
 
 def _may_be_boilerplate(text: str) -> bool:
-    """False when ``text`` holds none of ``_BOILERPLATE_WORDS`` (as ``re.I`` matches them:
-    plain lower-casing agrees with it on ASCII text, so only other text needs the regex)."""
-    if text.isascii():
-        lower = text.lower()
-        return any(word in lower for word in _BOILERPLATE_WORDS)
-    return _BOILERPLATE_WORDS_RE.search(text) is not None
+    """False when ``text`` holds none of ``_BOILERPLATE_WORDS`` (as ``re.I`` matches them)."""
+    lower = _lower_as_re_i(text)
+    if lower is None:
+        return _BOILERPLATE_WORDS_RE.search(text) is not None
+    return any(word in lower for word in _BOILERPLATE_WORDS)
+
+
+def _lower_as_re_i(text: str) -> str | None:
+    """``text`` lower-cased, when that finds ASCII words at the same places as ``re.I``
+    does; else None. Lower-casing keeps every position unless a letter becomes two
+    ("\u0130"), and ``re.I`` also matches "i" to the dotless "\u0131" and "s" to the long
+    "\u017f", which lower-casing leaves as they are."""
+    lower = text.lower()
+    if len(lower) != len(text) or (not text.isascii() and ("\u0131" in text or "\u017f" in text)):
+        return None
+    return lower
+
+
+def _has_boilerplate(text: str) -> bool:
+    """Whether ``_BOILERPLATE.search(text)`` finds something, found by searching only
+    around the words the phrases hold."""
+    lower = _lower_as_re_i(text)
+    if lower is None:
+        return _BOILERPLATE.search(text) is not None
+    if _DISCLAIMER_AT_START.match(text):
+        return True
+    reach = _BOILERPLATE_REACH
+    windows: list[list[int]] = []
+    for word in _BOILERPLATE_WORDS:
+        at = lower.find(word)
+        while at >= 0:
+            windows.append([max(0, at - reach), at + reach])
+            at = lower.find(word, at + 1)
+    windows.sort()
+    merged: list[list[int]] = []
+    for window in windows:
+        if merged and window[0] <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], window[1])
+        else:
+            merged.append(window)
+    # Nothing in the phrases looks past their end, so a search stopping at a window's end
+    # finds only what a search of the whole text would.
+    return any(_BOILERPLATE_ANYWHERE.search(text, start, end) for start, end in merged)
 
 
 def neutral_ids(text: str) -> str:
