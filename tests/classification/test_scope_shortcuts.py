@@ -2,7 +2,7 @@
 ``neutral_ids`` runs its three patterns only around digits (hypothesis draws texts dense
 with digits, currencies, the nouns ids follow, separators and odd whitespace),
 boilerplate is looked for only near the words its phrases hold, and ``respell`` looks for
-candidates in lower-cased ASCII text without case folding."""
+candidates in the lower-cased text without case folding."""
 from __future__ import annotations
 
 from hypothesis import HealthCheck, given, settings, strategies as st
@@ -45,13 +45,14 @@ def test_neutral_ids_keeps_text_between_the_ids():
 _WORDS = st.lists(st.sampled_from([
     "urgnetly", "Urgnetly", "URGNETLY", "emergancy", "imediately", "atorney", "refnud", "pleaes", "please",
     "plea", "layer", "x_urgnetly", "9urgnetly", "urgnetly9", "re", "refunding", "fruious", "\u017fo", "caf\u00e9",
+    "\u212aurgnetly", "urg\u212aently", "\u0130mediately", "\u00c9mergancy", "\u2019",
     " ", " ", "  ", "\n", "-", "_", ".", "'", "!",
 ]), max_size=30).map("".join)
 
 
 @settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_WORDS)
-def test_respell_on_lower_cased_ascii_equals_the_case_folding_pattern(text):
+def test_respell_on_lower_cased_text_equals_the_case_folding_pattern(text):
     assert spelling.respell(text) == spelling._CANDIDATE.sub(
         lambda m: spelling.correction(m.group()) or m.group(), text)
 

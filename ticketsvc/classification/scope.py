@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 
 from .spelling import respell
+from .text import lower_as_re_i
 
 MAX_SUBJECT_CHARS = 1_000
 MAX_TEXT_CHARS = 20_000   # subject and message together; the rest is not read
@@ -111,27 +112,16 @@ def own_words(message: str) -> str:
 
 def _may_be_boilerplate(text: str) -> bool:
     """False when ``text`` holds none of ``_BOILERPLATE_WORDS`` (as ``re.I`` matches them)."""
-    lower = _lower_as_re_i(text)
+    lower = lower_as_re_i(text)
     if lower is None:
         return _BOILERPLATE_WORDS_RE.search(text) is not None
     return any(word in lower for word in _BOILERPLATE_WORDS)
 
 
-def _lower_as_re_i(text: str) -> str | None:
-    """``text`` lower-cased, when that finds ASCII words at the same places as ``re.I``
-    does; else None. Lower-casing keeps every position unless a letter becomes two
-    ("\u0130"), and ``re.I`` also matches "i" to the dotless "\u0131" and "s" to the long
-    "\u017f", which lower-casing leaves as they are."""
-    lower = text.lower()
-    if len(lower) != len(text) or (not text.isascii() and ("\u0131" in text or "\u017f" in text)):
-        return None
-    return lower
-
-
 def _has_boilerplate(text: str) -> bool:
     """Whether ``_BOILERPLATE.search(text)`` finds something, found by searching only
     around the words the phrases hold."""
-    lower = _lower_as_re_i(text)
+    lower = lower_as_re_i(text)
     if lower is None:
         return _BOILERPLATE.search(text) is not None
     if _DISCLAIMER_AT_START.match(text):

@@ -14,6 +14,8 @@ import re
 from functools import lru_cache
 from types import MappingProxyType
 
+from .text import lower_as_re_i
+
 TARGETS = (
     "urgent", "urgently", "urgency", "emergency", "immediately", "immediate",
     "attorney", "attorneys", "lawyer", "lawyers", "lawsuit", "solicitor", "solicitors",
@@ -51,7 +53,7 @@ _TABLE, _PREFIXES = _build()
 _TARGET_SET = frozenset(TARGETS)
 # Only words that start like a target are looked at: most words never reach Python.
 _CANDIDATE = re.compile(r"\b(?:" + "|".join(sorted(_PREFIXES)) + r")[a-z]{3,}\b", re.I)
-# The same on lower-cased ASCII text, twice as fast: no case folding, and it opens with
+# The same on lower-cased text (``lower_as_re_i``), twice as fast: no case folding, and it opens with
 # the set of the targets' first letters (a lookahead; "(?<!\w)" is "\b" before a letter),
 # so the regex engine skips the other characters without trying the alternation.
 _CANDIDATE_LOWER = re.compile(r"(?=[" + "".join(sorted({p[0] for p in _PREFIXES})) + r"])(?<!\w)(?:"
@@ -91,12 +93,13 @@ _corrected = lru_cache(maxsize=1 << 14)(correction)   # bounded; candidates repe
 
 def respell(text: str) -> str:
     """``text`` with misspelled decisive words corrected."""
-    if not text.isascii():   # re.I folds a few non-ASCII letters into [a-z] ("\u017f" is "s")
+    lower = lower_as_re_i(text)
+    if lower is None:
         return _CANDIDATE.sub(lambda m: _corrected(m.group()) or m.group(), text)
-    # ASCII lower-casing keeps every position, so the matches index ``text`` too.
+    # The lower-cased text keeps every position, so its matches index ``text`` too.
     out = []
     done = 0
-    for match in _CANDIDATE_LOWER.finditer(text.lower()):
+    for match in _CANDIDATE_LOWER.finditer(lower):
         target = _corrected(match.group())
         if target is not None:
             start, end = match.span()
