@@ -65,7 +65,7 @@ class RuleReader:
     def __init__(self, rules: Rules):
         self.rules = rules
         self.version = rules.version
-        self._lexicon = dict(build_lexicon(rules.sentiment))   # a plain dict: read for every word, never written
+        self._lexicon = build_lexicon(rules.sentiment)
         self._terms = PhraseIndex(rules.terms)
         self._cues = PhraseIndex(rules.cues)
         self._action_leads = PhraseIndex(rules.action_leads)
