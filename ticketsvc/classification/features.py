@@ -59,19 +59,24 @@ def ticket_features(text: Text, subject_chars: int, rule_features: Iterable[str]
     characters are the subject line."""
     words, stems, clauses, sentences, spans = text.words, text.stems, text.clauses, text.sentences, text.spans
     n = len(words)
-    tokens: list[tuple[str, str]] = []
-    pairs: list[tuple[str, str]] = []
-    subject: list[tuple[str, str]] = []
-    negated_until = -1
-    negation_clause = -1
-    for i in range(n):
-        word, stem = words[i], stems[i]
-        governed = i <= negated_until and clauses[i] == negation_clause
-        tokens.append(((f"n:{stem}" if governed else f"w:{stem}"), word))
-        if word in NEGATORS:
-            negated_until, negation_clause = i + NEGATION_REACH, clauses[i]
-        if spans[i][0] < subject_chars:
-            subject.append((f"s:{stem}", word))
-        if i + 1 < n and sentences[i + 1] == sentences[i]:
-            pairs.append((f"b:{stem} {stems[i + 1]}", f"{word} {words[i + 1]}"))
+    # Comprehensions rather than one loop with appends: this runs for every word of every ticket.
+    if NEGATORS.isdisjoint(words):
+        tokens = [(f"w:{stem}", word) for stem, word in zip(stems, words)]
+    else:
+        tokens = []
+        negated_until = -1
+        negation_clause = -1
+        for i in range(n):
+            word, stem = words[i], stems[i]
+            governed = i <= negated_until and clauses[i] == negation_clause
+            tokens.append(((f"n:{stem}" if governed else f"w:{stem}"), word))
+            if word in NEGATORS:
+                negated_until, negation_clause = i + NEGATION_REACH, clauses[i]
+    subject_words = 0   # spans grow, so the subject's words come first
+    while subject_words < n and spans[subject_words][0] < subject_chars:
+        subject_words += 1
+    subject = [(f"s:{stems[i]}", words[i]) for i in range(subject_words)]
+    pairs = [(f"b:{stem} {next_stem}", f"{word} {next_word}")
+             for stem, next_stem, word, next_word, sentence, next_sentence
+             in zip(stems, stems[1:], words, words[1:], sentences, sentences[1:]) if sentence == next_sentence]
     return Features(tokens, pairs, subject, sorted(set(rule_features)), min(1.0, FULL_WEIGHT_WORDS / max(1, n)))

@@ -71,26 +71,25 @@ class PhraseIndex:
         self._pair_starts = frozenset(key[0] for key in index if isinstance(key, tuple))
         self._starts = frozenset(key for key in index if not isinstance(key, tuple)) | self._pair_starts
 
-    def candidates(self, tokens: list[str], i: int) -> tuple:
-        """(pattern, its segments) of the patterns that can start at token ``i``."""
+    def matches(self, tokens: list[str], clauses: list[int], i: int, max_gap: int):
+        """(pattern, end) of each pattern matched from token ``i``, in index order: the
+        patterns keyed by the token, then those keyed by it and the next one (a pair
+        across a clause boundary simply fails to match)."""
         token = tokens[i]
         if token not in self._starts:
-            return ()
-        first = self._groups.get(token, ())
+            return
+        candidates = self._groups.get(token, ())
         if token in self._pair_starts and i + 1 < len(tokens):
             pair = self._groups.get((token, tokens[i + 1]))
-            if pair:   # a pair across a clause boundary simply fails to match
-                return first + pair if first else pair
-        return first
-
-    def matches(self, tokens: list[str], clauses: list[int], i: int, max_gap: int):
-        """(pattern, end) of each pattern matched from token ``i``, in index order."""
-        for pattern, segments in self.candidates(tokens, i):
+            if pair:
+                candidates = candidates + pair if candidates else pair
+        clause = clauses[i]
+        for pattern, segments in candidates:
             if len(segments) > 1:
-                end = _match_segments(tokens, clauses, i, segments, 0, clauses[i], max_gap)
+                end = _match_segments(tokens, clauses, i, segments, 0, clause, max_gap)
             else:
                 end = i + len(segments[0])
-                if end > len(tokens) or tokens[i:end] != segments[0] or clauses[end - 1] != clauses[i]:
+                if end > len(tokens) or tokens[i:end] != segments[0] or clauses[end - 1] != clause:
                     end = -1
             if end > 0:
                 yield pattern, end
@@ -104,9 +103,8 @@ def find_all(index: PhraseIndex, text: Text, max_gap: int, stemmed: bool = True)
     tokens, clauses = (text.stems if stemmed else text.words), text.clauses
     hits: list[Hit] = []
     starts = index._starts
-    for i, token in enumerate(tokens):
-        if token in starts:
-            hits.extend(Hit(pattern, i, end) for pattern, end in index.matches(tokens, clauses, i, max_gap))
+    for i in [i for i, token in enumerate(tokens) if token in starts]:
+        hits.extend(Hit(pattern, i, end) for pattern, end in index.matches(tokens, clauses, i, max_gap))
     if len(hits) > 1:
         hits = _outermost(hits)
     return hits
@@ -152,9 +150,13 @@ def find_cues(index: PhraseIndex, text: Text, max_gap: int) -> Cues:
     longest phrase there is a non-cue ("no one"), which hides the cues inside it. Cues
     match words, not stems."""
     words, clauses = text.words, text.clauses
+    starts = index._starts
     cues: list[Cue] = []
     i, n = 0, len(words)
     while i < n:
+        if words[i] not in starts:   # most words start no cue: one set lookup
+            i += 1
+            continue
         matched = [(end, pattern.owner) for pattern, end in index.matches(words, clauses, i, max_gap)]
         if not matched:
             i += 1

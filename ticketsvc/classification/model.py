@@ -14,6 +14,7 @@ import hashlib
 import json
 import math
 import os
+from itertools import chain, count, repeat
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Mapping
@@ -50,7 +51,7 @@ class Scored:
     """The model's view of one ticket: per head, probabilities by label; and what is
     needed to explain a label."""
     probabilities: Mapping[str, Mapping]
-    _rows: np.ndarray          # the weight rows used, (k, columns)
+    _rows: np.ndarray          # the weight rows used (their numbers)
     _weights: np.ndarray       # their multiplicities (counts times scale)
     _items: np.ndarray         # which explained item each row belongs to
     _labels: tuple[str, ...]   # the items: a word, a word pair or a rule feature
@@ -99,55 +100,55 @@ class LinearModel:
         # a lost race between threads writes the same tuple twice.
         self._word_rows: dict[tuple[str, str], tuple[int, ...]] = {}
         self.heads = MappingProxyType({h.name: h for h in heads})
+        # (head, label) -> each row's part towards the label, computed once here rather
+        # than for the rows of every ticket that is explained.
+        self._shares = {(h.name, label): self._label_shares(h, label) for h in heads for label in h.labels}
         self.digest = digest
         self.source = source
 
     def score(self, features: Features) -> Scored:
         """Probabilities per head for one ticket, and what ``explain`` needs."""
         index = self._index
-        rows: list[int] = []
-        items: list[int] = []
-        item_of: dict[str, int] = {}
-        scale = features.scale
-        rows_of, cache = self._rows_of, self._word_rows
-        # Inlined on purpose: this loop runs for every word of every ticket.
-        for token in features.tokens:
-            word_rows = cache.get(token)
-            if word_rows is None:
-                word_rows = rows_of(*token)
-            item = item_of.setdefault(token[1], len(item_of))
-            if word_rows:
-                rows.extend(word_rows)
-                items.extend([item] * len(word_rows))
+        tokens = features.tokens
+        # Each word's rows and item in a few C-level passes (map, chain, repeat) instead
+        # of a Python loop over the words: this runs for every word of every ticket.
+        found = list(map(self._word_rows.get, tokens))
+        if None in found:
+            found = [rows if rows is not None else self._rows_of(*token) for rows, token in zip(found, tokens)]
+        words = [word for _, word in tokens]
+        item_of: dict[str, int] = dict(zip(dict.fromkeys(words), count()))   # numbered as first met
+        rows: list[int] = list(chain.from_iterable(found))
+        items: list[int] = list(chain.from_iterable(map(repeat, map(item_of.__getitem__, words), map(len, found))))
+        get = index.get
         for group in (features.subject, features.pairs):
             for name, label in group:
-                row = index.get(name)
+                row = get(name)
                 if row is not None:
                     rows.append(row)
                     items.append(item_of.setdefault(label, len(item_of)))
         text_rows = len(rows)
         for name in features.rules:
-            row = index.get(name)
+            row = get(name)
             if row is not None:
                 rows.append(row)
                 items.append(item_of.setdefault(name, len(item_of)))
-        weights = [scale] * text_rows + [1.0] * (len(rows) - text_rows)
+        weights = [features.scale] * text_rows + [1.0] * (len(rows) - text_rows)
 
-        selected = self._matrix[rows] if rows else np.zeros((0, len(self._bias)))
+        row_ids = np.asarray(rows, dtype=np.intp)
+        selected = self._matrix[row_ids]
         weight_array = np.asarray(weights, dtype=np.float64)
         logits = self._bias + weight_array @ selected
         probabilities = {}
         for head in self.heads.values():
-            values = logits[head.cells]
             if len(head.columns) == 1:
-                p_true = 1.0 / (1.0 + math.exp(-float(values[0])))
+                p_true = 1.0 / (1.0 + math.exp(-float(logits[head.columns[0]])))
                 probabilities[head.name] = {head.labels[0]: 1.0 - p_true, head.labels[1]: p_true}
             else:
+                values = logits[head.cells]
                 exp = np.exp(values - values.max())
                 exp /= exp.sum()
-                probabilities[head.name] = dict(zip(head.labels, (float(p) for p in exp)))
-        return Scored(probabilities, selected, weight_array, np.asarray(items, dtype=np.intp),
-                      tuple(item_of))
+                probabilities[head.name] = dict(zip(head.labels, exp.tolist()))
+        return Scored(probabilities, row_ids, weight_array, np.asarray(items, dtype=np.intp), tuple(item_of))
 
     def _rows_of(self, name: str, word: str) -> tuple[int, ...]:
         """The weight rows of one word feature and its surface word's character pieces (or
@@ -168,6 +169,16 @@ class LinearModel:
         self._word_rows[(name, word)] = rows
         return rows
 
+    def _label_shares(self, head: Head, label) -> np.ndarray:
+        """Per weight row, its part towards ``label`` of ``head``: the label's column, or
+        for a multi-class head that minus the row's mean over the head's columns."""
+        matrix = self._matrix
+        if len(head.columns) == 1:
+            return matrix[:, head.columns[0]] * (1.0 if label == head.labels[1] else -1.0)
+        column = head.columns[head.labels.index(label)]
+        # The mean as numpy's mean computes it (sum, then divide), without its overhead.
+        return matrix[:, column] - matrix[:, head.cells].sum(axis=1) / len(head.columns)
+
     def explain(self, scored: Scored, head_name: str, label, top: int = 3) -> list[tuple[str, float]]:
         """The items (words, word pairs, rule features) that weighed most towards ``label``
         on ``head_name``, with their weight: for a multi-class head, each item's logit for
@@ -181,14 +192,10 @@ class LinearModel:
     def _explain(self, scored: Scored, head: Head, label, top: int) -> list[tuple[str, float]]:
         if not len(scored._items):
             return []
-        rows = scored._rows
-        if len(head.columns) == 1:
-            sign = 1.0 if label == head.labels[1] else -1.0
-            share = rows[:, head.columns[0]] * sign
-        else:
-            column = head.columns[head.labels.index(label)]
-            # The mean as numpy's mean computes it (sum, then divide), without its overhead.
-            share = rows[:, column] - rows[:, head.cells].sum(axis=1) / len(head.columns)
+        shares = self._shares.get((head.name, label))
+        if shares is None:
+            shares = self._label_shares(head, label)
+        share = shares[scored._rows]
         totals = np.bincount(scored._items, weights=share * scored._weights, minlength=len(scored._labels))
         order = np.argsort(-totals, kind="stable")[:top]
         return [(scored._labels[i], float(totals[i])) for i in order if totals[i] > 0.05]

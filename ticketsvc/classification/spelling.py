@@ -11,7 +11,10 @@ per long word, precomputed at import (the tables are frozen).
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from types import MappingProxyType
+
+from .text import lower_as_re_i
 
 TARGETS = (
     "urgent", "urgently", "urgency", "emergency", "immediately", "immediate",
@@ -50,6 +53,11 @@ _TABLE, _PREFIXES = _build()
 _TARGET_SET = frozenset(TARGETS)
 # Only words that start like a target are looked at: most words never reach Python.
 _CANDIDATE = re.compile(r"\b(?:" + "|".join(sorted(_PREFIXES)) + r")[a-z]{3,}\b", re.I)
+# The same on lower-cased text (``lower_as_re_i``), twice as fast: no case folding, and it opens with
+# the set of the targets' first letters (a lookahead; "(?<!\w)" is "\b" before a letter),
+# so the regex engine skips the other characters without trying the alternation.
+_CANDIDATE_LOWER = re.compile(r"(?=[" + "".join(sorted({p[0] for p in _PREFIXES})) + r"])(?<!\w)(?:"
+                              + "|".join(sorted(_PREFIXES)) + r")[a-z]{3,}\b")
 
 
 def _distance(a: str, b: str) -> int:
@@ -80,6 +88,25 @@ def correction(word: str) -> str | None:
     return None
 
 
+_corrected = lru_cache(maxsize=1 << 14)(correction)   # bounded; candidates repeat across tickets
+
+
 def respell(text: str) -> str:
     """``text`` with misspelled decisive words corrected."""
-    return _CANDIDATE.sub(lambda m: correction(m.group()) or m.group(), text)
+    lower = lower_as_re_i(text)
+    if lower is None:
+        return _CANDIDATE.sub(lambda m: _corrected(m.group()) or m.group(), text)
+    # The lower-cased text keeps every position, so its matches index ``text`` too.
+    out = []
+    done = 0
+    for match in _CANDIDATE_LOWER.finditer(lower):
+        target = _corrected(match.group())
+        if target is not None:
+            start, end = match.span()
+            out.append(text[done:start])
+            out.append(target)
+            done = end
+    if not out:
+        return text
+    out.append(text[done:])
+    return "".join(out)

@@ -177,6 +177,17 @@ class Text:
         return self.raw[self.spans[start][0]:self.spans[end - 1][1]].lower().replace("\n", " ")
 
 
+def lower_as_re_i(text: str) -> str | None:
+    """``text`` lower-cased, when that finds ASCII words at the same places as ``re.I``
+    does; else None. Lower-casing keeps every position unless a letter becomes two
+    ("\u0130"), and ``re.I`` also matches "i" to the dotless "\u0131" and "s" to the long
+    "\u017f", which lower-casing leaves as they are."""
+    lower = text.lower()
+    if len(lower) != len(text) or (not text.isascii() and ("\u0131" in text or "\u017f" in text)):
+        return None
+    return lower
+
+
 def phrase_pattern(phrase: str, stemmed: bool = True) -> tuple[str | None, ...]:
     """A rules phrase as a pattern of stems (or of plain words, for cues); ``*`` (a gap of
     a few words) becomes None."""
