@@ -197,7 +197,7 @@
       return { key: row.keyword, value: row.count, cls: "keyword",
                href: ticketListHref(scoped(stats, { keyword: row.keyword })) };
     }), "No keywords matched yet.");
-    // Signals (the rules' categories) come with a newer API: shown when the stats have them.
+    // Signals: the rules' categories (refund, outage, ...); an older service's stats lack them.
     var signals = stats.top_signals;
     document.getElementById("signals-panel").hidden = !signals;
     barList(document.getElementById("chart-signals"), "top_signals", (signals || []).map(function (row) {
