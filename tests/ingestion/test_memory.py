@@ -10,8 +10,8 @@ from ticketsvc.api.context import get_runtime
 RUNS = 200
 
 
-def _heap(database) -> int:
-    """Bytes the process holds outside stored data and the in-process mock upstream.
+def _heap(database) -> tracemalloc.Snapshot:
+    """What the process holds outside stored data and the in-process mock upstream.
 
     Each run leaves an audit record (by design); those are deleted before measuring so
     that only memory a run leaves behind in the process itself is counted.
@@ -25,6 +25,10 @@ def _heap(database) -> int:
         tracemalloc.Filter(False, "*/mock_api/*"),
         tracemalloc.Filter(False, tracemalloc.__file__),
     ])
+    return snapshot
+
+
+def _size(snapshot: tracemalloc.Snapshot) -> int:
     return sum(stat.size for stat in snapshot.statistics("filename"))
 
 
@@ -47,9 +51,10 @@ def test_two_hundred_runs_do_not_grow_memory(make_app, database):
             after = _heap(database)
         finally:
             tracemalloc.stop()
-    growth = after - before
+    growth = _size(after) - _size(before)
+    grew = "; ".join(str(stat) for stat in after.compare_to(before, "lineno")[:5])  # where, if it fails
     # Keeping anything per run (a registry entry, a cached page, a run context) costs at
     # least a few hundred bytes a run, i.e. 50+ KB here; bounded caches have filled during
     # the warm-up, and what remains is well under the bound.
-    assert growth < 24 * 1024, f"heap grew by {growth} bytes over {RUNS} runs"
+    assert growth < 24 * 1024, f"heap grew by {growth} bytes over {RUNS} runs; most at: {grew}"
     assert runtime.ingestion.active_jobs() == []
