@@ -21,7 +21,7 @@ keeps any script but the service's own from running on the page.
 from __future__ import annotations
 
 from flask import Blueprint, make_response, render_template, request
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, ValidationError, fields
 
 from ..domain import Sentiment, TicketSource, TicketStatus, Urgency
 from ..errors import InvalidInput, NotFound
@@ -29,6 +29,7 @@ from ..tenants import TenantDirectory, unknown_tenant_message
 from .context import get_runtime
 from .errors import INVALID_INPUT_MESSAGE
 from .schemas import tenant_id_field
+from .tickets import TICKET_ID
 
 bp = Blueprint("dashboard", __name__)
 
@@ -41,14 +42,12 @@ REFRESH_S = 60
 # The filter list's documented values (the same for every tenant: no tenant data).
 VOCABULARY = {"urgencies": Urgency.values(), "sentiments": Sentiment.values(),
               "statuses": TicketStatus.values(), "sources": TicketSource.values()}
-# The ticket and customer ids the API accepts (api/tickets.py: the upstream's bound).
-ID_LENGTH = validate.Length(min=1, max=128)
 
 
 class DashboardPathSchema(Schema):
     tenant_id = tenant_id_field()
-    ticket_id = fields.String(validate=ID_LENGTH)
-    customer_id = fields.String(validate=ID_LENGTH)
+    ticket_id = fields.String(validate=TICKET_ID)     # the ids the tickets API accepts
+    customer_id = fields.String(validate=TICKET_ID)
 
 
 @bp.get("/dashboard/<tenant_id>", defaults={"view": "overview"})
