@@ -97,10 +97,19 @@ def stem(word: str) -> str:
 
 
 @lru_cache(maxsize=1 << 16)   # bounded; tokens repeat across tickets far more than they vary
-def _entries(lower: str) -> tuple[tuple[str, str, bool], ...]:
-    """(word, stem, opens a clause) for each word one lower-case token stands for."""
-    expanded = expand(lower) if ("'" in lower or "\u2019" in lower or lower in _BARE_CONTRACTIONS) else (lower,)
-    return tuple((word, stem(word), word in _CLAUSE_WORDS) for word in expanded)
+def _token(token: str) -> tuple:
+    """What one surface token is, worked out once: a punctuation mark is (None, the
+    sentence-ending mark it is or ""); a plain word (one word that opens no clause) is
+    (word, stem, typed in capitals, True); else (words, stems, capitals, False, opens a
+    clause per word)."""
+    if not token[0].isalnum():
+        return None, token[0] if token[0] in _SENTENCE_END else ""
+    lower = token.lower()
+    words = expand(lower) if ("'" in lower or "\u2019" in lower or lower in _BARE_CONTRACTIONS) else (lower,)
+    upper = len(token) > 1 and token.isupper()
+    if len(words) == 1 and words[0] not in _CLAUSE_WORDS:
+        return words[0], stem(words[0]), upper, True
+    return words, tuple(map(stem, words)), (upper,) * len(words), False, tuple(w in _CLAUSE_WORDS for w in words)
 
 
 class Text:
@@ -119,47 +128,66 @@ class Text:
         self.raw = raw
         words: list[str] = []
         stems: list[str] = []
-        clauses: list[int] = []
-        sentences: list[int] = []
         caps: list[bool] = []
         spans: list[tuple[int, int]] = []
+        # Clause, sentence and question ids are the same for a run of words, so they are
+        # written a run at a time when the run ends, not word by word: this loop runs for
+        # every word of every ticket, and most tokens are a plain word (four appends).
+        clauses: list[int] = []
+        sentences: list[int] = []
         questions: list[bool] = []
         clause = sentence = 0
-        sentence_start = 0
+        clause_start = sentence_start = 0
         exclamations = 0
         subject_question = False
-        subject_end = len(subject)
         for match in _TOKEN.finditer(raw):
-            token = match.group()
-            if not token[0].isalnum():
-                first = token[0]
-                if first in _SENTENCE_END:
-                    # The subject line ends at the first newline at the latest.
-                    if first == "?" or (subject_question and sentence == 0):
-                        for i in range(sentence_start, len(words)):
-                            questions[i] = True
-                    elif first == "!":
-                        exclamations += 1
-                    if sentence_start != len(words):
-                        sentence += 1
-                        sentence_start = len(words)
+            entry = _token(match.group())
+            if entry[0] is None:
+                end = len(words)
+                if clause_start != end:
+                    clauses += [clause] * (end - clause_start)
+                    clause_start = end
                 clause += 1
+                mark = entry[1]
+                if not mark:
+                    continue
+                if sentence_start != end:
+                    if sentence == 0:
+                        # The subject line ends at the first newline at the latest; when
+                        # it opens like a question ("How to add a user") so does its sentence.
+                        first = raw[spans[0][0]:spans[0][1]].lower()
+                        subject_question = first in _QUESTION_OPENERS and spans[0][0] < len(subject)
+                    sentences += [sentence] * (end - sentence_start)
+                    questions += [mark == "?" or (sentence == 0 and subject_question)] * (end - sentence_start)
+                    sentence += 1
+                    sentence_start = end
+                    if mark == "!" and sentence == 1 and subject_question:
+                        continue   # it ends the subject's question
+                if mark == "!":
+                    exclamations += 1
                 continue
-            lower = token.lower()
-            if not words and match.start() < subject_end and lower in _QUESTION_OPENERS:
-                subject_question = True
-            upper = len(token) > 1 and token.isupper()
+            if entry[3]:
+                words.append(entry[0])
+                stems.append(entry[1])
+                caps.append(entry[2])
+                spans.append(match.span())
+                continue
             span = match.span()
-            for word, stemmed, opens_clause in _entries(lower):
+            for word, stemmed, upper, opens_clause in zip(entry[0], entry[1], entry[2], entry[4]):
                 if opens_clause:
+                    end = len(words)
+                    if clause_start != end:
+                        clauses += [clause] * (end - clause_start)
+                        clause_start = end
                     clause += 1
                 words.append(word)
                 stems.append(stemmed)
-                clauses.append(clause)
-                sentences.append(sentence)
                 caps.append(upper)
                 spans.append(span)
-                questions.append(False)
+        end = len(words)
+        clauses += [clause] * (end - clause_start)
+        sentences += [sentence] * (end - sentence_start)
+        questions += [False] * (end - sentence_start)
         self.words = words
         self.stems = stems
         self.clauses = clauses
