@@ -5,6 +5,7 @@ Pure functions over a ``Text`` and compiled ``Rules``: no state survives a call,
 """
 from __future__ import annotations
 
+from itertools import compress, count
 from typing import Mapping, NamedTuple
 
 from .rules import CueKind, Pattern
@@ -57,42 +58,97 @@ def _match_segments(tokens: list[str], clauses: list[int], pos: int, segments: t
     return -1
 
 
+class _Group(NamedTuple):
+    """The patterns under one index key (its first ``key_len`` stems), with what tells
+    cheaply which of them can match at a word: those that are the key alone (``whole``),
+    those whose next stem is a word (by that word), and those whose key is followed by a
+    gap (by the stem after the gap). Candidates are numbered in index order."""
+    candidates: tuple[tuple[Pattern, tuple], ...]   # (pattern, its segments)
+    key_len: int
+    whole: tuple[int, ...]
+    by_next: dict[str, tuple[int, ...]]
+    by_after_gap: dict[str, tuple[int, ...]]
+
+
+def _group(key_len: int, patterns: tuple[Pattern, ...]) -> _Group:
+    whole: list[int] = []
+    by_next: dict[str, list[int]] = {}
+    by_after_gap: dict[str, list[int]] = {}
+    for n, pattern in enumerate(patterns):
+        stems = pattern.stems
+        if len(stems) == key_len:
+            whole.append(n)
+        elif stems[key_len] is not None:
+            by_next.setdefault(stems[key_len], []).append(n)
+        else:   # a gap is never last, so a word follows it
+            by_after_gap.setdefault(stems[key_len + 1], []).append(n)
+    return _Group(tuple((p, _segments(p.stems)) for p in patterns), key_len, tuple(whole),
+                  {w: tuple(ns) for w, ns in by_next.items()}, {w: tuple(ns) for w, ns in by_after_gap.items()})
+
+
 class PhraseIndex:
     """A rules index (``rules._index``: patterns by first stem, or first two) ready for
     matching: a plain dict (a MappingProxyType lookup costs twice as much), the words a
-    phrase can start with, so most ticket words cost one set lookup, and per pattern its
-    words as a list when it has no gap, so it matches by one slice comparison. Immutable
-    after construction; build it once per rules."""
+    phrase can start with, so most ticket words cost one set lookup, and per key the
+    patterns by the word that must come next (or after a gap), so a word tries only the
+    patterns whose next word is there: "all" has two dozen phrases ("all * users", "all *
+    stores") and usually none of them can match. Immutable after construction; build it
+    once per rules."""
 
     __slots__ = ("_groups", "_starts", "_pair_starts")
 
     def __init__(self, index: Mapping):
-        self._groups = {key: tuple((p, _segments(p.stems)) for p in group) for key, group in index.items()}
+        self._groups = {key: _group(len(key) if isinstance(key, tuple) else 1, group)
+                        for key, group in index.items()}
         self._pair_starts = frozenset(key[0] for key in index if isinstance(key, tuple))
         self._starts = frozenset(key for key in index if not isinstance(key, tuple)) | self._pair_starts
 
-    def matches(self, tokens: list[str], clauses: list[int], i: int, max_gap: int):
+    def matches(self, tokens: list[str], clauses: list[int], i: int, max_gap: int) -> list[tuple[Pattern, int]]:
         """(pattern, end) of each pattern matched from token ``i``, in index order: the
         patterns keyed by the token, then those keyed by it and the next one (a pair
         across a clause boundary simply fails to match)."""
         token = tokens[i]
         if token not in self._starts:
-            return
-        candidates = self._groups.get(token, ())
+            return []
+        found: list[tuple[Pattern, int]] = []
+        group = self._groups.get(token)
+        if group is not None:
+            _match_group(group, tokens, clauses, i, max_gap, found)
         if token in self._pair_starts and i + 1 < len(tokens):
-            pair = self._groups.get((token, tokens[i + 1]))
-            if pair:
-                candidates = candidates + pair if candidates else pair
-        clause = clauses[i]
-        for pattern, segments in candidates:
-            if len(segments) > 1:
-                end = _match_segments(tokens, clauses, i, segments, 0, clause, max_gap)
-            else:
-                end = i + len(segments[0])
-                if end > len(tokens) or tokens[i:end] != segments[0] or clauses[end - 1] != clause:
-                    end = -1
-            if end > 0:
-                yield pattern, end
+            group = self._groups.get((token, tokens[i + 1]))
+            if group is not None:
+                _match_group(group, tokens, clauses, i, max_gap, found)
+        return found
+
+
+def _match_group(group: _Group, tokens: list[str], clauses: list[int], i: int, max_gap: int,
+                 found: list[tuple[Pattern, int]]) -> None:
+    """Appends to ``found`` (pattern, end) of each of ``group``'s patterns matched from
+    token ``i``, in index order; only the patterns whose next word is there are tried."""
+    viable = group.whole
+    if group.by_next or group.by_after_gap:
+        after = i + group.key_len   # the key's words are there: the index was looked up by them
+        more: list[int] = []
+        if group.by_next and after < len(tokens):
+            more += group.by_next.get(tokens[after], ())
+        if group.by_after_gap:
+            by_after_gap = group.by_after_gap
+            for token in tokens[after:after + max_gap + 1]:
+                more += by_after_gap.get(token, ())
+        if more:
+            viable = sorted({*viable, *more}) if viable or len(more) > 1 else more
+    candidates = group.candidates
+    clause = clauses[i]
+    for n in viable:
+        pattern, segments = candidates[n]
+        if len(segments) > 1:
+            end = _match_segments(tokens, clauses, i, segments, 0, clause, max_gap)
+        else:
+            end = i + len(segments[0])
+            if end > len(tokens) or tokens[i:end] != segments[0] or clauses[end - 1] != clause:
+                end = -1
+        if end > 0:
+            found.append((pattern, end))
 
 
 def find_all(index: PhraseIndex, text: Text, max_gap: int, stemmed: bool = True) -> list[Hit]:
@@ -102,9 +158,9 @@ def find_all(index: PhraseIndex, text: Text, max_gap: int, stemmed: bool = True)
     cover, and the caller skips them. ``stemmed``: the index holds stems, not words."""
     tokens, clauses = (text.stems if stemmed else text.words), text.clauses
     hits: list[Hit] = []
-    starts = index._starts
-    for i in [i for i, token in enumerate(tokens) if token in starts]:
-        hits.extend(Hit(pattern, i, end) for pattern, end in index.matches(tokens, clauses, i, max_gap))
+    for i in compress(count(), map(index._starts.__contains__, tokens)):
+        for pattern, end in index.matches(tokens, clauses, i, max_gap):
+            hits.append(Hit(pattern, i, end))
     if len(hits) > 1:
         hits = _outermost(hits)
     return hits
@@ -150,21 +206,18 @@ def find_cues(index: PhraseIndex, text: Text, max_gap: int) -> Cues:
     longest phrase there is a non-cue ("no one"), which hides the cues inside it. Cues
     match words, not stems."""
     words, clauses = text.words, text.clauses
-    starts = index._starts
     cues: list[Cue] = []
-    i, n = 0, len(words)
-    while i < n:
-        if words[i] not in starts:   # most words start no cue: one set lookup
-            i += 1
+    free = 0   # the first word not inside a phrase found already
+    for i in compress(count(), map(index._starts.__contains__, words)):   # most words start no cue
+        if i < free:
             continue
-        matched = [(end, pattern.owner) for pattern, end in index.matches(words, clauses, i, max_gap)]
+        matched = index.matches(words, clauses, i, max_gap)
         if not matched:
-            i += 1
             continue
-        longest = max(end for end, _ in matched)
-        if all(owner for end, owner in matched if end == longest):
-            cues.extend(Cue(owner, i, end) for end, owner in matched)
-        i = longest
+        longest = max(end for _, end in matched)
+        if all(pattern.owner for pattern, end in matched if end == longest):
+            cues.extend(Cue(pattern.owner, i, end) for pattern, end in matched)
+        free = longest
     by_last: dict[tuple[str, int], Cue] = {}
     by_first: dict[tuple[str, int], Cue] = {}
     for cue in cues:
