@@ -52,7 +52,7 @@ class Scored:
     needed to explain a label."""
     probabilities: Mapping[str, Mapping]
     _rows: np.ndarray          # the weight rows used (their numbers)
-    _weights: np.ndarray       # their multiplicities (counts times scale)
+    _weights: np.ndarray | None   # their multiplicities (counts times scale); None when all are 1
     _items: np.ndarray         # which explained item each row belongs to
     _labels: tuple[str, ...]   # the items: a word, a word pair or a rule feature
     # (head, label, top) -> explain's answer: the classifier asks for urgency's twice
@@ -103,6 +103,13 @@ class LinearModel:
         # (head, label) -> each row's part towards the label, computed once here rather
         # than for the rows of every ticket that is explained.
         self._shares = {(h.name, label): self._label_shares(h, label) for h in heads for label in h.labels}
+        # The multi-class heads side by side in consecutive columns of one width (as
+        # train.py writes them): their softmax is then taken in one pass, row by row, over
+        # a (heads x labels) view of the logits.
+        multi = [h for h in heads if len(h.columns) > 1]
+        side_by_side = bool(multi) and [c for h in multi for c in h.columns] == list(
+            range(multi[0].columns[0], multi[0].columns[0] + len(multi) * len(multi[0].columns)))
+        self._softmax_cells = (slice(multi[0].columns[0], multi[-1].columns[-1] + 1), len(multi)) if side_by_side else None
         self.digest = digest
         self.source = source
 
@@ -132,23 +139,35 @@ class LinearModel:
             if row is not None:
                 rows.append(row)
                 items.append(item_of.setdefault(name, len(item_of)))
-        weights = [features.scale] * text_rows + [1.0] * (len(rows) - text_rows)
+        if features.scale == 1.0:
+            weight_array = np.ones(len(rows))
+        else:
+            weight_array = np.asarray([features.scale] * text_rows + [1.0] * (len(rows) - text_rows), dtype=np.float64)
 
         row_ids = np.asarray(rows, dtype=np.intp)
         selected = self._matrix[row_ids]
-        weight_array = np.asarray(weights, dtype=np.float64)
         logits = self._bias + weight_array @ selected
+        softmax = iter(())
+        if self._softmax_cells is not None:   # every multi-class head's softmax at once, row by row
+            cells, count_of_heads = self._softmax_cells
+            values = logits[cells].reshape(count_of_heads, -1)
+            exp = np.exp(values - values.max(axis=1, keepdims=True))
+            exp /= exp.sum(axis=1, keepdims=True)
+            softmax = iter(exp.tolist())
         probabilities = {}
         for head in self.heads.values():
             if len(head.columns) == 1:
                 p_true = 1.0 / (1.0 + math.exp(-float(logits[head.columns[0]])))
                 probabilities[head.name] = {head.labels[0]: 1.0 - p_true, head.labels[1]: p_true}
+            elif self._softmax_cells is not None:
+                probabilities[head.name] = dict(zip(head.labels, next(softmax)))
             else:
                 values = logits[head.cells]
                 exp = np.exp(values - values.max())
                 exp /= exp.sum()
                 probabilities[head.name] = dict(zip(head.labels, exp.tolist()))
-        return Scored(probabilities, row_ids, weight_array, np.asarray(items, dtype=np.intp), tuple(item_of))
+        return Scored(probabilities, row_ids, None if features.scale == 1.0 else weight_array,
+                      np.asarray(items, dtype=np.intp), tuple(item_of))
 
     def _rows_of(self, name: str, word: str) -> tuple[int, ...]:
         """The weight rows of one word feature and its surface word's character pieces (or
@@ -196,7 +215,9 @@ class LinearModel:
         if shares is None:
             shares = self._label_shares(head, label)
         share = shares[scored._rows]
-        totals = np.bincount(scored._items, weights=share * scored._weights, minlength=len(scored._labels))
+        if scored._weights is not None:   # else each is 1, and x * 1.0 is x
+            share = share * scored._weights
+        totals = np.bincount(scored._items, weights=share, minlength=len(scored._labels))
         order = np.argsort(-totals, kind="stable")[:top]
         return [(scored._labels[i], float(totals[i])) for i in order if totals[i] > 0.05]
 
