@@ -72,6 +72,9 @@ def test_mock_templates_disagree_with_the_spec_only_on_the_documented_categories
     for example in templates.labelled_examples(seed=5, per_template=1):
         if classifier.classify(example["subject"], example["message"]).urgency != example["urgency"]:
             missed.add(example["category"])
-    # Known miss: "Not urgent, but our logo looks blurry" reads as medium (a defect; the
-    # weight medium gets over low out of fold).
-    assert missed <= set(SPEC_URGENCY) | {"minor_fix"}, missed
+    # Known misses: "Search returns the wrong records" (broken_feature, medium) and "Admin
+    # access for a new team member" (access_request, low) read as high, at P(high) 0.12
+    # against a threshold of 0.11: the price of finding 97.5% of highs on new writers
+    # (train.py HIGH_RECALL_TARGET). "Not urgent, but our logo looks blurry" (minor_fix),
+    # the known miss of the model before, is now right.
+    assert missed <= set(SPEC_URGENCY) | {"broken_feature", "access_request"}, missed

@@ -30,9 +30,7 @@ def test_nothing_is_broken_is_not_a_problem_report(classifier):
 
 @pytest.mark.parametrize("message", [
     "I don't want a refund.",
-    pytest.param("We have never been hacked.",
-                 marks=pytest.mark.xfail(strict=True, reason="known miss: P(high) 0.03 reaches the high threshold "
-                                                              "that recall of high is bought with")),
+    "We have never been hacked.",
     "There is no outage on our side.",
     "The app is not broken.",
 ])

@@ -108,16 +108,24 @@ def _quote(items) -> str:
     return ", ".join(f"'{w}' {v:+.1f}" for w, v in items)
 
 
-def _named(label: str, reading: RuleReading | None = None) -> str:
+def _named(label: str, reading: RuleReading | None = None, categories: Mapping | None = None) -> str:
     """A feature as ``reasons`` names it: a word or pair as written; a rule finding by its
     name, with the customer's words that made it when it is a category that stands
-    ("legal threat: lawsuit")."""
+    ("legal threat: lawsuit"); the rules' own urgency with the words of the findings that
+    set it ("urgency high: lawsuit")."""
     if not label.startswith("r:"):
         return label
     name = label[2:].replace(":", " ").replace("_", " ")
-    hits = reading.found.get(label[2:].split(":")[0]) if reading is not None else None
+    if reading is None:
+        return name
+    parts = label[2:].split(":")
+    if parts[0] == "urgency" and len(parts) > 1 and categories is not None:
+        hits = [h for found, found_hits in reading.found.items()
+                if found in categories and categories[found].urgency == parts[1] for h in found_hits]
+    else:
+        hits = reading.found.get(parts[0])
     if hits:
-        words = ", ".join(dict.fromkeys(reading.text.surface(h.start, h.end) for h in hits))
+        words = ", ".join(dict.fromkeys(reading.text.surface(h.start, h.end) for h in sorted(hits, key=lambda h: h.start)))
         return f"{name}: {words}"
     return name
 
@@ -191,14 +199,14 @@ class Classifier:
         top = self.model.explain(scored, "urgency", model_urgency, _EXPLAINED)
         cut = f", high from {self._high_threshold:.2f}" if model_urgency == "high" and self._high_threshold else ""
         return (model_urgency,
-                f"urgency={model_urgency}: model: {_quote((_named(w, reading), v) for w, v in top) or 'no strong feature'}"
+                f"urgency={model_urgency}: model: {_quote((_named(w, reading, self.rules.categories), v) for w, v in top) or 'no strong feature'}"
                 f" -> {model_urgency} (p={probabilities[model_urgency]:.2f}{cut})", "model")
 
     def _sentiment(self, reading: RuleReading, scored: Scored) -> tuple[str, str]:
         probabilities = scored.probabilities["sentiment"]
         sentiment = max(probabilities, key=lambda s: probabilities[s] * _bias(self._sentiment_bias, s))
         top = self.model.explain(scored, "sentiment", sentiment, _EXPLAINED)
-        return sentiment, (f"sentiment={sentiment}: model: {_quote((_named(w, reading), v) for w, v in top) or 'no strong feature'}"
+        return sentiment, (f"sentiment={sentiment}: model: {_quote((_named(w, reading, self.rules.categories), v) for w, v in top) or 'no strong feature'}"
                            f" -> {sentiment} (p={probabilities[sentiment]:.2f})")
 
     def _requires_action(self, urgency: str, reading: RuleReading, scored: Scored) -> tuple[bool, str]:
@@ -209,7 +217,7 @@ class Classifier:
         decided = p_true >= self._action_threshold
         top = self.model.explain(scored, "requires_action", decided, _EXPLAINED)
         return decided, (f"requires_action={str(decided).lower()}: model: "
-                         f"{_quote((_named(w, reading), v) for w, v in top) or 'no strong feature'} (p={p_true:.2f})")
+                         f"{_quote((_named(w, reading, self.rules.categories), v) for w, v in top) or 'no strong feature'} (p={p_true:.2f})")
 
     def _keywords(self, reading: RuleReading, scored: Scored, urgency: str, decided_by: str) -> list[str]:
         """The customer's words that fired: the rule phrases that stand, in order of
