@@ -19,15 +19,17 @@ LABELS = ("urgency", "sentiment", "requires_action")
 # What the sealed set must reach (issue 20's bar).
 SEALED_MINIMUM = {"urgency": 0.90, "sentiment": 0.88, "requires_action": 0.90}
 SEALED_HIGH_RECALL = 0.97
-# What the engine reached on the sealed set when it was placed, less a hundredth:
-# cls-ffac983049 read urgency 0.867, sentiment 0.922, requires_action 0.939, high recall 0.912;
-# cls-e935438e16 (seven writers, a high threshold chosen out of fold) reads 0.870, 0.937,
-# 0.948, 0.975. Issue 20's bar is NOT met for urgency accuracy, and the issue stays open.
-# Until it is, the suite holds this floor so that no change makes the engine worse on text
-# it has never seen; raise it (never lower it) as the engine improves. The sealed set never
-# tunes anything: these figures were read once per engine, after the engine was built.
-SEALED_FLOOR = {"urgency": 0.86, "sentiment": 0.927, "requires_action": 0.938}
-SEALED_FLOOR_HIGH_RECALL = 0.965
+# What the engine reached on the sealed set when it was placed, less a hundredth, and never
+# below the bar: cls-ffac983049 read urgency 0.867, sentiment 0.922, requires_action 0.939,
+# high recall 0.912; cls-e935438e16 (seven writers, high from P(high) 0.03) 0.870, 0.937,
+# 0.948, 0.975; cls-b231fa33db (eleven writers, features sized per kind while fitting,
+# negated word pairs, high from 0.07 at recall 0.975 out of fold) 0.900, 0.963, 0.957,
+# 0.988: issue 20's bar is met, urgency exactly at it (414 of 460). The suite holds this
+# floor so that no change makes the engine worse on text it has never seen; raise it
+# (never lower it) as the engine improves. The sealed set never tunes anything: these
+# figures were read once per engine, after the engine was built.
+SEALED_FLOOR = {"urgency": 0.90, "sentiment": 0.953, "requires_action": 0.947}
+SEALED_FLOOR_HIGH_RECALL = 0.978
 _SEVERITY = {("high", "low"): 0, ("high", "medium"): 1}
 
 

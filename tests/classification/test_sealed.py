@@ -28,13 +28,13 @@ def check_labelled_directory(classifier, directory: Path, minimum=SEALED_MINIMUM
     return result.summary()
 
 
+def test_sealed_set_meets_issue_20s_bar(classifier):
+    print(check_labelled_directory(classifier, SEALED))   # the bar: SEALED_MINIMUM, SEALED_HIGH_RECALL
+
+
 def test_sealed_set_holds_the_floor_the_engine_reached(classifier):
-    # Issue 20's bar (SEALED_MINIMUM, SEALED_HIGH_RECALL) is not met yet for urgency and
-    # high recall: this holds the level reached, and prints how far the bar still is.
-    summary = check_labelled_directory(classifier, SEALED, SEALED_FLOOR, SEALED_FLOOR_HIGH_RECALL)
-    result = evaluate(classifier, load_jsonl(sorted(SEALED.glob("*.jsonl"))))
-    print(summary, "| still short of issue 20's bar:",
-          "; ".join(result.failures(SEALED_MINIMUM, SEALED_HIGH_RECALL)) or "nothing")
+    # The level reached (at or above the bar), so that no change makes it worse.
+    print(check_labelled_directory(classifier, SEALED, SEALED_FLOOR, SEALED_FLOOR_HIGH_RECALL))
 
 
 # -- the harness itself, pointed at other directories, never at the sealed set ------------

@@ -11,7 +11,8 @@ Rule features are 0/1.
 - ``w:<stem>``: a word (stemmed); ``n:<stem>`` when a negation governs it ("not", "no",
   "never" up to three words before, in the same clause): "not urgent" is not "urgent".
 - ``s:<stem>``: a word of the subject line, which says what the ticket is about.
-- ``b:<stem> <stem>``: two adjacent words of one sentence ("money back", "take legal").
+- ``b:<stem> <stem>``: two adjacent words of one sentence ("money back", "take legal");
+  ``nb:`` when a negation governs the second ("don't want a refund": ``nb:a refund``).
 - ``c:<chars>``: three and four letter pieces of each word, padded with spaces, so an
   unusual form ("refunding", "chargebacks") still shares most of its pieces with the
   word the model knows; ``nc:<chars>`` for a negated word.
@@ -60,6 +61,7 @@ def ticket_features(text: Text, subject_chars: int, rule_features: Iterable[str]
     words, stems, clauses, sentences, spans = text.words, text.stems, text.clauses, text.sentences, text.spans
     n = len(words)
     # Comprehensions rather than one loop with appends: this runs for every word of every ticket.
+    governed: list[bool] = []   # per word, whether a negation governs it (empty: no negator)
     if NEGATORS.isdisjoint(words):
         tokens = [(f"w:{stem}", word) for stem, word in zip(stems, words)]
     else:
@@ -68,15 +70,22 @@ def ticket_features(text: Text, subject_chars: int, rule_features: Iterable[str]
         negation_clause = -1
         for i in range(n):
             word, stem = words[i], stems[i]
-            governed = i <= negated_until and clauses[i] == negation_clause
-            tokens.append(((f"n:{stem}" if governed else f"w:{stem}"), word))
+            negated = i <= negated_until and clauses[i] == negation_clause
+            governed.append(negated)
+            tokens.append(((f"n:{stem}" if negated else f"w:{stem}"), word))
             if word in NEGATORS:
                 negated_until, negation_clause = i + NEGATION_REACH, clauses[i]
     subject_words = 0   # spans grow, so the subject's words come first
     while subject_words < n and spans[subject_words][0] < subject_chars:
         subject_words += 1
     subject = [(f"s:{stems[i]}", words[i]) for i in range(subject_words)]
-    pairs = [(f"b:{stem} {next_stem}", f"{word} {next_word}")
-             for stem, next_stem, word, next_word, sentence, next_sentence
-             in zip(stems, stems[1:], words, words[1:], sentences, sentences[1:]) if sentence == next_sentence]
+    if governed:
+        # A pair whose second word a negation governs is that negation's too: "a refund"
+        # in "I don't want a refund" is not the pair in "I want a refund".
+        pairs = [(f"nb:{stems[i]} {stems[i + 1]}" if governed[i + 1] else f"b:{stems[i]} {stems[i + 1]}",
+                  f"{words[i]} {words[i + 1]}") for i in range(n - 1) if sentences[i] == sentences[i + 1]]
+    else:
+        pairs = [(f"b:{stem} {next_stem}", f"{word} {next_word}")
+                 for stem, next_stem, word, next_word, sentence, next_sentence
+                 in zip(stems, stems[1:], words, words[1:], sentences, sentences[1:]) if sentence == next_sentence]
     return Features(tokens, pairs, subject, sorted(set(rule_features)), min(1.0, FULL_WEIGHT_WORDS / max(1, n)))
