@@ -51,7 +51,7 @@ MODEL_PATH = PACKAGE / "model.json.gz"
 # and subject words given more room (4.5, 2, 1.5) at C 0.1, urgency accuracy at recall of
 # high >= 0.97 rose from 0.84 to 0.89 out of fold, in every writer. The rules' findings
 # keep twice a word's room in the urgency fit: at 0.9 urgency scored 1.1 points more but
-# the model overruled the rules' scoping ("I don't want a refund." rated high), and the
+# the model overruled the rules' scoping ("I don't want a refund." no longer low), and the
 # policy's structure comes first. Sentiment gains a point from the same sizes (rules at
 # 0.9); requires_action keeps C 1 and unit sizes ("Please add Lena as an admin." needed
 # no action with the others).
