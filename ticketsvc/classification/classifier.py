@@ -104,8 +104,11 @@ def rule_features(reading: RuleReading) -> list[str]:
     return out
 
 
-def _quote(items) -> str:
-    return ", ".join(f"'{w}' {v:+.1f}" for w, v in items)
+def _quote(top: list[tuple[str, float]], reading: RuleReading, categories: Mapping) -> str:
+    """The model's top items as ``reasons`` quotes them ("'refund' +1.3, ..."), each named
+    by ``_named`` (a word or pair stands as written: no call for it)."""
+    return ", ".join([f"'{_named(w, reading, categories) if w[:2] == 'r:' else w}' {v:+.1f}" for w, v in top]) \
+        or "no strong feature"
 
 
 def _named(label: str, reading: RuleReading | None = None, categories: Mapping | None = None) -> str:
@@ -199,14 +202,14 @@ class Classifier:
         top = self.model.explain(scored, "urgency", model_urgency, _EXPLAINED)
         cut = f", high from {self._high_threshold:.2f}" if model_urgency == "high" and self._high_threshold else ""
         return (model_urgency,
-                f"urgency={model_urgency}: model: {_quote((_named(w, reading, self.rules.categories), v) for w, v in top) or 'no strong feature'}"
+                f"urgency={model_urgency}: model: {_quote(top, reading, self.rules.categories)}"
                 f" -> {model_urgency} (p={probabilities[model_urgency]:.2f}{cut})", "model")
 
     def _sentiment(self, reading: RuleReading, scored: Scored) -> tuple[str, str]:
         probabilities = scored.probabilities["sentiment"]
         sentiment = max(probabilities, key=lambda s: probabilities[s] * _bias(self._sentiment_bias, s))
         top = self.model.explain(scored, "sentiment", sentiment, _EXPLAINED)
-        return sentiment, (f"sentiment={sentiment}: model: {_quote((_named(w, reading, self.rules.categories), v) for w, v in top) or 'no strong feature'}"
+        return sentiment, (f"sentiment={sentiment}: model: {_quote(top, reading, self.rules.categories)}"
                            f" -> {sentiment} (p={probabilities[sentiment]:.2f})")
 
     def _requires_action(self, urgency: str, reading: RuleReading, scored: Scored) -> tuple[bool, str]:
@@ -217,7 +220,7 @@ class Classifier:
         decided = p_true >= self._action_threshold
         top = self.model.explain(scored, "requires_action", decided, _EXPLAINED)
         return decided, (f"requires_action={str(decided).lower()}: model: "
-                         f"{_quote((_named(w, reading, self.rules.categories), v) for w, v in top) or 'no strong feature'} (p={p_true:.2f})")
+                         f"{_quote(top, reading, self.rules.categories)} (p={p_true:.2f})")
 
     def _keywords(self, reading: RuleReading, scored: Scored, urgency: str, decided_by: str) -> list[str]:
         """The customer's words that fired: the rule phrases that stand, in order of
