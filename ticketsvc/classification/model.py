@@ -219,7 +219,9 @@ class LinearModel:
             share = share * scored._weights
         totals = np.bincount(scored._items, weights=share, minlength=len(scored._labels))
         order = np.argsort(-totals, kind="stable")[:top]
-        return [(scored._labels[i], float(totals[i])) for i in order if totals[i] > 0.05]
+        # The few picked totals as Python floats in one call, not a numpy scalar per look.
+        labels = scored._labels
+        return [(labels[i], total) for i, total in zip(order.tolist(), totals[order].tolist()) if total > 0.05]
 
 
 def load_model(path: str | os.PathLike | None = None) -> LinearModel:
