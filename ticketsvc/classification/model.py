@@ -96,6 +96,8 @@ class LinearModel:
             matrix = np.vstack([matrix, np.asarray(packs)])
         matrix.setflags(write=False)
         self._matrix = matrix
+        self._ones = np.ones(4096)
+        self._ones.setflags(write=False)
         self._bias = bias
         self._index = index
         # (word feature, surface word) -> its rows: the only state written after loading;
@@ -142,12 +144,14 @@ class LinearModel:
                 rows.append(row)
                 items.append(item_of.setdefault(name, len(item_of)))
         if features.scale == 1.0:
-            weight_array = np.ones(len(rows))
+            # A view of ones kept from loading (np.ones allocates and fills, through a
+            # Python-level wrapper, for every ticket); the same values either way.
+            weight_array = self._ones[:len(rows)] if len(rows) <= len(self._ones) else np.ones(len(rows))
         else:
             weight_array = np.asarray([features.scale] * text_rows + [1.0] * (len(rows) - text_rows), dtype=np.float64)
 
         row_ids = np.asarray(rows, dtype=np.intp)
-        selected = self._matrix[row_ids]
+        selected = self._matrix.take(row_ids, axis=0)   # the rows; take costs a quarter of [row_ids]
         logits = self._bias + weight_array @ selected
         softmax = iter(())
         if self._softmax_cells is not None:   # every multi-class head's softmax at once, row by row
