@@ -135,12 +135,16 @@ def _named(label: str, reading: RuleReading | None = None, categories: Mapping |
 
 class Classifier:
     """Classifies tickets with one set of compiled rules and one model. Immutable after
-    construction, so one instance serves every thread; build it once and keep it."""
+    construction (but for a bounded cache of what each token is), so one instance serves
+    every thread; build it once and keep it."""
 
     def __init__(self, rules: Rules, model: LinearModel | None):
         self.rules = rules
         self.model = model
         self._reader = RuleReader(rules)
+        # What each surface token is (words, stems, capitals), remembered for Text: the
+        # only state written after construction; a lost race writes an equal entry twice.
+        self._tokens: dict[str, tuple] = {}
         settings: Mapping = model.settings if model else {}
         self._urgency_bias = MappingProxyType(dict(settings.get("urgency_bias", {})))
         self._high_threshold = settings.get("high_threshold")
@@ -152,7 +156,7 @@ class Classifier:
     def analyse(self, subject: str, message: str) -> Analysis:
         """The rules' reading and the learned layer's features of one ticket."""
         subject, message = customer_text(subject, message)
-        text = Text(subject, message)
+        text = Text(subject, message, self._tokens)
         reading = self._reader.read(text)
         return Analysis(subject, message, reading, ticket_features(text, len(subject), rule_features(reading)))
 
