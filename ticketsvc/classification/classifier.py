@@ -104,8 +104,11 @@ def rule_features(reading: RuleReading) -> list[str]:
     return out
 
 
-def _quote(items) -> str:
-    return ", ".join(f"'{w}' {v:+.1f}" for w, v in items)
+def _quote(top: list[tuple[str, float]], reading: RuleReading, categories: Mapping) -> str:
+    """The model's top items as ``reasons`` quotes them ("'refund' +1.3, ..."), each named
+    by ``_named`` (a word or pair stands as written: no call for it)."""
+    return ", ".join([f"'{_named(w, reading, categories) if w[:2] == 'r:' else w}' {v:+.1f}" for w, v in top]) \
+        or "no strong feature"
 
 
 def _named(label: str, reading: RuleReading | None = None, categories: Mapping | None = None) -> str:
@@ -132,12 +135,16 @@ def _named(label: str, reading: RuleReading | None = None, categories: Mapping |
 
 class Classifier:
     """Classifies tickets with one set of compiled rules and one model. Immutable after
-    construction, so one instance serves every thread; build it once and keep it."""
+    construction (but for a bounded cache of what each token is), so one instance serves
+    every thread; build it once and keep it."""
 
     def __init__(self, rules: Rules, model: LinearModel | None):
         self.rules = rules
         self.model = model
         self._reader = RuleReader(rules)
+        # What each surface token is (words, stems, capitals), remembered for Text: the
+        # only state written after construction; a lost race writes an equal entry twice.
+        self._tokens: dict[str, tuple] = {}
         settings: Mapping = model.settings if model else {}
         self._urgency_bias = MappingProxyType(dict(settings.get("urgency_bias", {})))
         self._high_threshold = settings.get("high_threshold")
@@ -149,7 +156,7 @@ class Classifier:
     def analyse(self, subject: str, message: str) -> Analysis:
         """The rules' reading and the learned layer's features of one ticket."""
         subject, message = customer_text(subject, message)
-        text = Text(subject, message)
+        text = Text(subject, message, self._tokens)
         reading = self._reader.read(text)
         return Analysis(subject, message, reading, ticket_features(text, len(subject), rule_features(reading)))
 
@@ -199,14 +206,14 @@ class Classifier:
         top = self.model.explain(scored, "urgency", model_urgency, _EXPLAINED)
         cut = f", high from {self._high_threshold:.2f}" if model_urgency == "high" and self._high_threshold else ""
         return (model_urgency,
-                f"urgency={model_urgency}: model: {_quote((_named(w, reading, self.rules.categories), v) for w, v in top) or 'no strong feature'}"
+                f"urgency={model_urgency}: model: {_quote(top, reading, self.rules.categories)}"
                 f" -> {model_urgency} (p={probabilities[model_urgency]:.2f}{cut})", "model")
 
     def _sentiment(self, reading: RuleReading, scored: Scored) -> tuple[str, str]:
         probabilities = scored.probabilities["sentiment"]
         sentiment = max(probabilities, key=lambda s: probabilities[s] * _bias(self._sentiment_bias, s))
         top = self.model.explain(scored, "sentiment", sentiment, _EXPLAINED)
-        return sentiment, (f"sentiment={sentiment}: model: {_quote((_named(w, reading, self.rules.categories), v) for w, v in top) or 'no strong feature'}"
+        return sentiment, (f"sentiment={sentiment}: model: {_quote(top, reading, self.rules.categories)}"
                            f" -> {sentiment} (p={probabilities[sentiment]:.2f})")
 
     def _requires_action(self, urgency: str, reading: RuleReading, scored: Scored) -> tuple[bool, str]:
@@ -217,7 +224,7 @@ class Classifier:
         decided = p_true >= self._action_threshold
         top = self.model.explain(scored, "requires_action", decided, _EXPLAINED)
         return decided, (f"requires_action={str(decided).lower()}: model: "
-                         f"{_quote((_named(w, reading, self.rules.categories), v) for w, v in top) or 'no strong feature'} (p={p_true:.2f})")
+                         f"{_quote(top, reading, self.rules.categories)} (p={p_true:.2f})")
 
     def _keywords(self, reading: RuleReading, scored: Scored, urgency: str, decided_by: str) -> list[str]:
         """The customer's words that fired: the rule phrases that stand, in order of

@@ -96,7 +96,18 @@ def stem(word: str) -> str:
     return w
 
 
-@lru_cache(maxsize=1 << 16)   # bounded; tokens repeat across tickets far more than they vary
+TOKEN_CACHE = 1 << 16
+
+
+def _remember(tokens: dict[str, tuple], token: str) -> tuple:
+    """``_token(token)``, kept in ``tokens`` (bounded: cleared when full)."""
+    if len(tokens) >= TOKEN_CACHE:
+        tokens.clear()
+    entry = tokens[token] = _token(token)
+    return entry
+
+
+@lru_cache(maxsize=TOKEN_CACHE)   # bounded; tokens repeat across tickets far more than they vary
 def _token(token: str) -> tuple:
     """What one surface token is, worked out once: a punctuation mark is (None, the
     sentence-ending mark it is or ""); a plain word (one word that opens no clause) is
@@ -122,7 +133,9 @@ class Text:
     __slots__ = ("raw", "words", "stems", "clauses", "sentences", "questions", "caps", "spans",
                  "exclamations")
 
-    def __init__(self, subject: str, message: str):
+    def __init__(self, subject: str, message: str, tokens: dict[str, tuple] | None = None):
+        """``tokens``: a cache of what each surface token is, owned by the caller (the
+        classifier keeps one): a plain dict's hit costs half of the shared lru_cache's."""
         subject = subject or ""
         raw = f"{subject}\n{message or ''}"
         self.raw = raw
@@ -140,8 +153,10 @@ class Text:
         clause_start = sentence_start = 0
         exclamations = 0
         subject_question = False
+        known = _token if tokens is None else tokens.get   # _token never answers None
         for match in _TOKEN.finditer(raw):
-            entry = _token(match.group())
+            token = match[0]
+            entry = known(token) or _remember(tokens, token)
             if entry[0] is None:
                 end = len(words)
                 if clause_start != end:
