@@ -8,8 +8,9 @@ headline rate divides by the thread's CPU time, so it is the cost on one core ev
 busy machine; the wall-clock rate is printed beside it.
 
 Then the cost against length: one ticket of 2 KB and one of 20 KB made of corpus
-messages, each classified repeatedly; the engine's cost must be linear (the 20 KB one at
-most 10x the 2 KB one). Text beyond the cap (20,000 characters) is not read.
+messages, each classified repeatedly (7 samples each, compared by their fastest); the
+engine's cost must be linear (the 20 KB one at most 10x the 2 KB one). Text beyond the
+cap (20,000 characters) is not read.
 
     python bench/classify_bench.py                  # 5000 tickets, 3 rounds
     python bench/classify_bench.py --tickets 20000 --rounds 5
@@ -93,21 +94,25 @@ def main() -> None:
 
 
 def length_cost(classifier, tickets: list[tuple[str, str]]) -> None:
-    """CPU time of one 2 KB and one 20 KB ticket (median of repeats), and their ratio."""
+    """CPU time of one 2 KB and one 20 KB ticket, and their ratio. Each size is timed in 7
+    samples; the ratio is taken from each size's fastest sample (as timeit advises: the
+    slower samples measure what else the machine did, and a 20 KB sample, with its larger
+    allocations, swings more than a 2 KB one) and, for comparison, from the medians."""
     text = " ".join(message for _, message in tickets)
-    costs = {}
+    fastest, median = {}, {}
     for size in (2_000, 20_000):
         message = text[:size]
         repeats = max(5, 400_000 // size)
         samples = []
-        for _ in range(5):
+        for _ in range(7):
             start = time.thread_time()
             for _ in range(repeats):
                 classifier.classify("Support request", message)
             samples.append((time.thread_time() - start) / repeats)
-        costs[size] = statistics.median(samples)
-        print(f"{size // 1000:>2} KB ticket: {costs[size] * 1e3:6.2f} ms")
-    print(f"20 KB / 2 KB = {costs[20_000] / costs[2_000]:.1f}x (target <= 10x)")
+        fastest[size], median[size] = min(samples), statistics.median(samples)
+        print(f"{size // 1000:>2} KB ticket: {fastest[size] * 1e3:6.2f} ms fastest, {median[size] * 1e3:6.2f} ms median")
+    print(f"20 KB / 2 KB = {fastest[20_000] / fastest[2_000]:.1f}x (target <= 10x; "
+          f"{median[20_000] / median[2_000]:.1f}x by the medians)")
 
 
 if __name__ == "__main__":
